@@ -1,0 +1,113 @@
+"""How encoded spans reach MLflow: a tracking server over OTLP/HTTP, or the local store."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from typing import Protocol
+
+import requests
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otel_bridge.config import MLFLOW_EXPERIMENT_HEADER, OTLP_TRACES_PATH, MlflowSettings
+from otel_bridge.exporters.retry import (
+    RetryableError,
+    RetryPolicy,
+    call_with_retry,
+    is_retryable_status,
+)
+
+from .http_client import mlflow_session
+
+_logger = logging.getLogger(__name__)
+
+
+class RejectedError(Exception):
+    """The destination refused the batch for good (e.g. HTTP 400/422): do not retry."""
+
+
+class Transport(Protocol):
+    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ServerTransport:
+    """OTLP/HTTP protobuf to ``<tracking-uri>/v1/traces``, the MLflow server's OTLP door."""
+
+    def __init__(self, settings: MlflowSettings, experiment_id: str, policy: RetryPolicy) -> None:
+        self.url = settings.tracking_uri + OTLP_TRACES_PATH
+        self._session = mlflow_session(settings)
+        self._session.headers.update(
+            {
+                "Content-Type": "application/x-protobuf",
+                "Content-Encoding": "gzip",
+                MLFLOW_EXPERIMENT_HEADER: experiment_id,
+            }
+        )
+        self._policy = policy
+        self._stop = threading.Event()
+
+    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None:
+        body = gzip.compress(request.SerializeToString(), compresslevel=5)
+        call_with_retry(
+            lambda: self._post(body, deadline),
+            deadline=deadline,
+            policy=self._policy,
+            stop=self._stop,
+        )
+
+    def _post(self, body: bytes, deadline: float) -> None:
+        timeout = max(0.5, deadline - time.monotonic())
+        try:
+            response = self._session.post(self.url, data=body, timeout=timeout)
+        except requests.RequestException as error:
+            raise RetryableError(f"{type(error).__name__} posting to {self.url}") from None
+        if response.status_code < 300:
+            return
+        detail = f"HTTP {response.status_code} from {self.url}: {response.text[:300]}"
+        if is_retryable_status(response.status_code):
+            raise RetryableError(detail, _retry_after(response))
+        raise RejectedError(detail)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._session.close()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+class StoreTransport:
+    """No server: MLflow's own OTLP conversion, run in-process, into the local store."""
+
+    def __init__(self, settings: MlflowSettings, experiment_id: str) -> None:
+        from mlflow.tracing.client import TracingClient
+
+        self._client = TracingClient(settings.tracking_uri)
+        self._experiment_id = experiment_id
+
+    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None:
+        from mlflow.entities import Span
+
+        spans = []
+        try:
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    spans.extend(
+                        Span.from_otel_proto(span, resource=resource_spans.resource)
+                        for span in scope_spans.spans
+                    )
+        except Exception as error:
+            raise RejectedError(f"MLflow cannot convert the spans: {error}") from None
+        self._client.log_spans(self._experiment_id, spans)
+
+    def close(self) -> None:
+        pass
