@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
+import wrapt
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -203,8 +205,17 @@ def _tracer_provider(settings: Settings) -> TracerProvider:
 
 
 def _instrument_litellm(provider: TracerProvider, settings: Settings) -> None:
-    from otel_bridge.instrumentation import LiteLLMInstrumentor
+    """Instrument LiteLLM now if the app imported it, else the moment it does:
+    importing LiteLLM takes seconds, and a process that never uses it should not pay."""
 
-    instrumentor = LiteLLMInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=provider, capture_content=settings.content.any)
+    def instrument(_module: object = None) -> None:
+        from otel_bridge.instrumentation import LiteLLMInstrumentor
+
+        instrumentor = LiteLLMInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider, capture_content=settings.content.any)
+
+    if "litellm" in sys.modules:
+        instrument()
+    else:
+        wrapt.register_post_import_hook(instrument, "litellm")

@@ -1,0 +1,309 @@
+"""Every variable the bridge reads: good values make settings, bad ones one clear error."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from otel_bridge.config import (
+    EMBEDDED_TRACKING_URI,
+    ConfigError,
+    ContentPolicy,
+    content_policy_from_env,
+    load_settings,
+    parse_headers,
+)
+
+
+def otlp(env: dict[str, str]):
+    settings = load_settings(env)
+    assert settings.otlp is not None
+    return settings.otlp
+
+
+@pytest.mark.parametrize(
+    ("env", "protocol", "endpoint"),
+    [
+        # LiteLLM's documented endpoint: gRPC port with an HTTP path must reach gRPC 4317.
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:4317/v1/traces"},
+            "grpc",
+            "http://localhost:4317",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:4318/v1/traces"},
+            "http/protobuf",
+            "http://localhost:4318/v1/traces",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:9999/v1/traces"},
+            "http/protobuf",
+            "http://collector:9999/v1/traces",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:9999"},
+            "grpc",
+            "http://collector:9999",
+        ),
+        # the generic endpoint gets the signal path for HTTP, nothing for gRPC
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            },
+            "http/protobuf",
+            "http://collector:4318/v1/traces",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"},
+            "grpc",
+            "http://collector:4317",
+        ),
+        # the signal-specific URL is used as is, and wins over the generic one
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://generic:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://specific:4318/custom/path",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            },
+            "http/protobuf",
+            "http://specific:4318/custom/path",
+        ),
+        # the signal-specific protocol wins over the generic one
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://otlp.example.com",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+            },
+            "grpc",
+            "https://otlp.example.com",
+        ),
+    ],
+)
+def test_otlp_endpoint_and_protocol(env, protocol, endpoint):
+    settings = otlp(env)
+    assert (settings.protocol, settings.endpoint) == (protocol, endpoint)
+
+
+def test_no_endpoint_means_no_otlp_destination_and_an_info_line(caplog):
+    caplog.set_level("INFO", logger="otel_bridge.config")
+    assert load_settings({}).otlp is None
+    assert "no OTLP destination" in caplog.text
+
+
+def test_explicit_otlp_exporter_uses_the_spec_default_endpoint():
+    settings = otlp({"OTEL_TRACES_EXPORTER": "otlp"})
+    assert (settings.protocol, settings.endpoint) == ("grpc", "http://localhost:4317")
+    assert load_settings({"OTEL_TRACES_EXPORTER": "otlp"}).mlflow is None
+
+
+def test_headers_timeout_compression_are_read():
+    settings = otlp(
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces",
+            "OTEL_EXPORTER_OTLP_HEADERS": "Api-Key=a%20b,x-team=ml",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "2.5",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        }
+    )
+    assert settings.headers == {"api-key": "a b", "x-team": "ml"}
+    assert settings.timeout == 2.5
+    assert settings.compression == "gzip"
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9\-]{0,15}", fullmatch=True),
+        st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20),
+        max_size=5,
+    )
+)
+def test_header_lists_round_trip(headers):
+    from urllib.parse import quote
+
+    raw = ",".join(f"{k}={quote(v, safe='')}" for k, v in headers.items())
+    assert parse_headers("X", raw) == {k: v.strip() for k, v in headers.items()}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift",
+            },
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='thrift'",
+            "unknown protocol",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            },
+            "OTEL_EXPORTER_OTLP_PROTOCOL='http/json'",
+            "use http/protobuf",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "localhost:4317"},
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='localhost:4317'",
+            "needs a scheme",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT='http://localhost'",
+            "needs a port",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:99999"},
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='http://localhost:99999'",
+            "port is not a number",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317",
+                "OTEL_EXPORTER_OTLP_HEADERS": "api-key",
+            },
+            "OTEL_EXPORTER_OTLP_HEADERS='api-key'",
+            "malformed entry",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317",
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "soon",
+            },
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT='soon'",
+            "number of seconds",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317",
+                "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd",
+            },
+            "OTEL_EXPORTER_OTLP_COMPRESSION='zstd'",
+            "gzip, deflate or none",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://c:4317",
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": "/no/ca.pem",
+            },
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE='/no/ca.pem'",
+            "no such file",
+        ),
+        ({"OTEL_TRACES_EXPORTER": "otlp,jaeger"}, "OTEL_TRACES_EXPORTER='otlp,jaeger'", "'jaeger'"),
+        ({"OTEL_BSP_MAX_QUEUE_SIZE": "-1"}, "OTEL_BSP_MAX_QUEUE_SIZE='-1'", "greater than 0"),
+        ({"OTEL_SDK_DISABLED": "maybe"}, "OTEL_SDK_DISABLED='maybe'", "true or false"),
+        (
+            {"MLFLOW_TRACKING_URI": "ftp://host/x"},
+            "MLFLOW_TRACKING_URI='ftp://host/x'",
+            "MLflow server URL",
+        ),
+        ({"MLFLOW_TRACKING_URI": "./mlruns"}, "MLFLOW_TRACKING_URI='./mlruns'", "file store"),
+        ({"MLFLOW_TRACKING_URI": "databricks"}, "MLFLOW_TRACKING_URI='databricks'", "Databricks"),
+        ({"MLFLOW_TRACKING_URI": "http://:5000"}, "MLFLOW_TRACKING_URI='http://:5000'", "no host"),
+        ({"MLFLOW_EXPERIMENT_ID": "abc"}, "MLFLOW_EXPERIMENT_ID='abc'", "is a number"),
+        (
+            {"OTEL_BRIDGE_CONTENT_DESTINATIONS": "mlflow,jaeger"},
+            "OTEL_BRIDGE_CONTENT_DESTINATIONS='mlflow,jaeger'",
+            "unknown destination 'jaeger'",
+        ),
+        (
+            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "sometimes"},
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='sometimes'",
+            "true or false",
+        ),
+    ],
+)
+def test_bad_configuration_names_variable_and_value(env, variable, fragment):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert message.startswith(variable), message
+    assert fragment in message
+
+
+def test_a_malformed_header_list_never_echoes_its_secret():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317",
+                "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer sk-secret-123,broken",
+            }
+        )
+    assert "sk-secret-123" not in str(caught.value)
+    assert "authorization=***" in str(caught.value)
+
+
+def test_mlflow_defaults_to_the_embedded_store_with_the_service_as_experiment():
+    settings = load_settings({"OTEL_SERVICE_NAME": "checkout-bot"})
+    assert settings.mlflow is not None
+    assert settings.mlflow.tracking_uri == EMBEDDED_TRACKING_URI
+    assert settings.mlflow.embedded
+    assert settings.mlflow.experiment_name == "checkout-bot"
+    assert load_settings({}).mlflow.experiment_name is None  # MLflow's Default experiment
+
+
+def test_mlflow_server_settings():
+    settings = load_settings(
+        {
+            "MLFLOW_TRACKING_URI": "http://mlflow:5000/",
+            "MLFLOW_EXPERIMENT_NAME": "evals",
+            "OTEL_SERVICE_NAME": "ignored-for-the-experiment",
+            "MLFLOW_TRACKING_TOKEN": "tok",
+        }
+    ).mlflow
+    assert settings.tracking_uri == "http://mlflow:5000"
+    assert not settings.embedded
+    assert (settings.experiment_name, settings.token) == ("evals", "tok")
+
+
+def test_disabled_sdk_builds_nothing():
+    settings = load_settings(
+        {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "nonsense"}
+    )
+    assert settings.disabled
+    assert settings.otlp is None and settings.mlflow is None
+
+
+def test_overrides_replace_their_variables():
+    settings = load_settings(
+        {"OTEL_SERVICE_NAME": "from-env"},
+        service_name="from-code",
+        otlp_endpoint="http://c:4318/v1/traces",
+        otlp_headers={"x-a": "1"},
+    )
+    assert settings.service_name == "from-code"
+    assert settings.otlp.headers == {"x-a": "1"}
+    with pytest.raises(TypeError, match="unknown option"):
+        load_settings({}, endpoint="x")
+
+
+@pytest.mark.parametrize(
+    ("env", "policy"),
+    [
+        ({}, ContentPolicy(otlp=False, mlflow=True)),
+        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}, ContentPolicy(True, True)),
+        (
+            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"},
+            ContentPolicy(False, False),
+        ),
+        (
+            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY"},
+            ContentPolicy(True, True),
+        ),
+        ({"OTEL_BRIDGE_CONTENT_DESTINATIONS": "otlp"}, ContentPolicy(True, False)),
+        ({"OTEL_BRIDGE_CONTENT_DESTINATIONS": "none"}, ContentPolicy(False, False)),
+        (
+            {
+                "OTEL_BRIDGE_CONTENT_DESTINATIONS": "otlp, mlflow",
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false",
+            },
+            ContentPolicy(True, True),
+        ),
+    ],
+)
+def test_content_policy(env, policy):
+    assert content_policy_from_env(env) == policy
