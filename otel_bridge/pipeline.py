@@ -49,6 +49,10 @@ class _DestinationProcessor(BatchSpanProcessor):
                 self._stats.add_dropped(1, "queue_full")
         super().on_end(span)
 
+    def shutdown(self, timeout_millis: float = 30000) -> None:
+        # BatchSpanProcessor.shutdown() takes no deadline; its inner processor does.
+        self._batch_processor.shutdown(timeout_millis=timeout_millis)
+
 
 @dataclass
 class _Destination:
@@ -209,11 +213,16 @@ def _instrument_litellm(provider: TracerProvider, settings: Settings) -> None:
     importing LiteLLM takes seconds, and a process that never uses it should not pay."""
 
     def instrument(_module: object = None) -> None:
-        from otel_bridge.instrumentation import LiteLLMInstrumentor
+        try:
+            from otel_bridge.instrumentation import LiteLLMInstrumentor
 
-        instrumentor = LiteLLMInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=provider, capture_content=settings.content.any)
+            instrumentor = LiteLLMInstrumentor()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(
+                    tracer_provider=provider, capture_content=settings.content.any
+                )
+        except Exception:  # the app's `import litellm` must succeed whatever happens here
+            _logger.exception("otel-bridge: could not instrument LiteLLM; calls are not traced")
 
     if "litellm" in sys.modules:
         instrument()
