@@ -21,17 +21,17 @@ def resolve_experiment_id(settings: MlflowSettings) -> str:
 def _resolve_on_server(settings: MlflowSettings) -> str:
     api = f"{settings.tracking_uri}/api/2.0/mlflow/experiments"
     with mlflow_session(settings) as session:
-        if settings.experiment_id is not None:
-            found = _get(session, settings, f"{api}/get", {"experiment_id": settings.experiment_id})
+        if settings.experiment_id is not None or settings.experiment_name is None:
+            # Asked for even for the Default experiment: it proves the server is there.
+            experiment_id = settings.experiment_id or DEFAULT_EXPERIMENT_ID
+            found = _get(session, settings, f"{api}/get", {"experiment_id": experiment_id})
             if found is None:
                 raise ConfigError(
                     "MLFLOW_EXPERIMENT_ID",
-                    settings.experiment_id,
+                    experiment_id,
                     f"no such experiment on {settings.tracking_uri}",
                 )
-            return settings.experiment_id
-        if settings.experiment_name is None:
-            return DEFAULT_EXPERIMENT_ID
+            return experiment_id
         params = {"experiment_name": settings.experiment_name}
         found = _get(session, settings, f"{api}/get-by-name", params)
         if found is not None:

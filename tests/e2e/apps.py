@@ -1,0 +1,82 @@
+"""Run a small application in its own process, the way a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+# An app span with one LiteLLM call inside, through LiteLLM's real HTTP path.
+TRACED_CALL_APP = """
+import json, os, sys
+import litellm
+from opentelemetry import trace
+
+tracer = trace.get_tracer("app")
+with tracer.start_as_current_span("handle-request") as span:
+    response = litellm.completion(
+        model="openai/gpt-4o-mini",
+        messages=[{"role": "user", "content": "Hi - i'm openai"}],
+        api_base=os.environ["TEST_OPENAI_BASE"],
+        api_key="sk-test",
+    )
+print(json.dumps({
+    "trace_id": format(span.get_span_context().trace_id, "032x"),
+    "span_id": format(span.get_span_context().span_id, "016x"),
+    "content": response.choices[0].message.content,
+}))
+sys.exit(int(os.environ.get("TEST_EXIT_CODE", "0")))
+"""
+
+
+@dataclass
+class AppRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict:
+        lines = [line for line in self.stdout.splitlines() if line.startswith("{")]
+        assert lines, f"no result line\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        return json.loads(lines[-1])
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLFLOW_", "PYTHONPATH"))
+    }
+    env.update(
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    env.update(extra)
+    return env
+
+
+def run_app(
+    source: str,
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    under_bridge: bool = True,
+    timeout: float = 120,
+) -> AppRun:
+    app = cwd / "app.py"
+    app.write_text(textwrap.dedent(source))
+    cmd = [sys.executable, str(app)]
+    if under_bridge:
+        cmd = [str(BIN / "otel-bridge"), "run", "--", *cmd]
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return AppRun(done.returncode, done.stdout, done.stderr)

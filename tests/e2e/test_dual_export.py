@@ -1,0 +1,149 @@
+"""Issue 2 end to end: env vars in, one trace out in an OTLP receiver and in MLflow."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.apps import TRACED_CALL_APP, base_env, run_app
+
+pytestmark = pytest.mark.e2e
+
+
+def mlflow_trace(client: MlflowClient, experiment_name: str, trace_id: str):
+    experiment = client.get_experiment_by_name(experiment_name)
+    assert experiment is not None, f"no experiment {experiment_name!r}"
+    traces = client.search_traces(locations=[experiment.experiment_id])
+    matching = [t for t in traces if t.info.trace_id == f"tr-{trace_id}"]
+    assert matching, f"trace {trace_id} not in MLflow: {[t.info.trace_id for t in traces]}"
+    return matching[0]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+@pytest.mark.parametrize("mlflow_mode", ["server", "embedded"])
+def test_one_trace_in_both_destinations(
+    protocol, mlflow_mode, otlp_receiver, openai_server, mlflow_server, tmp_path: Path
+):
+    service = f"checkout-bot-{uuid.uuid4().hex[:8]}"
+    endpoint = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
+    env = base_env(
+        OTEL_SERVICE_NAME=service,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=protocol,
+        TEST_OPENAI_BASE=openai_server.base_url,
+    )
+    if mlflow_mode == "server":
+        env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
+        tracking_uri = mlflow_server.uri
+    else:
+        tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # the default, in the app's cwd
+
+    run = run_app(TRACED_CALL_APP, tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    trace_id, app_span_id = run.result["trace_id"], run.result["span_id"]
+
+    # OTLP: the app span and the LLM span, one trace, the LLM span a child of the app's.
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == trace_id)
+    by_name = {s.name: s for s in spans}
+    assert set(by_name) == {"handle-request", "chat gpt-4o-mini"}
+    llm = by_name["chat gpt-4o-mini"]
+    assert llm.parent_span_id == app_span_id
+    assert llm.kind_name == "SPAN_KIND_CLIENT"
+    assert llm.protocol == ("grpc" if protocol == "grpc" else "http")
+    assert llm.resource["service.name"] == service
+    assert llm.attributes["gen_ai.operation.name"] == "chat"
+    assert llm.attributes["gen_ai.usage.input_tokens"] == 11
+    # Content goes to MLflow, not to the OTLP backend, by default.
+    assert "gen_ai.input.messages" not in llm.attributes
+
+    # MLflow: the same trace id, the LLM span typed CHAT_MODEL, with its usage and inputs.
+    trace = mlflow_trace(MlflowClient(tracking_uri), service, trace_id)
+    mlflow_spans = {s.name: s for s in trace.data.spans}
+    assert set(mlflow_spans) == {"handle-request", "chat gpt-4o-mini"}
+    chat = mlflow_spans["chat gpt-4o-mini"]
+    assert chat.span_type == "CHAT_MODEL"
+    assert chat.parent_id == mlflow_spans["handle-request"].span_id
+    assert trace.info.token_usage == {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}
+    assert "Hi - i'm openai" in str(chat.inputs)
+
+
+def test_run_passes_the_exit_code_and_output_through(otlp_receiver, openai_server, tmp_path):
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        TEST_OPENAI_BASE=openai_server.base_url,
+        TEST_EXIT_CODE="3",
+    )
+    run = run_app(TRACED_CALL_APP, tmp_path, env)
+    assert run.returncode == 3, run.stderr
+    assert run.result["content"] == "Hello from the loopback model."
+    # flushed at exit even though the program exited with an error code
+    otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4317",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift",
+            },
+            "otel-bridge: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='thrift': unknown protocol",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4317"},
+            "otel-bridge: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='collector:4317': needs a scheme",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_HEADERS": "k", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://h:4318"},
+            "otel-bridge: OTEL_EXPORTER_OTLP_HEADERS='k': malformed entry",
+        ),
+    ],
+)
+def test_run_refuses_bad_configuration_with_exit_2(env, expected, tmp_path):
+    run = run_app("print('app ran')", tmp_path, base_env(**env))
+    assert run.returncode == 2
+    assert run.stderr.strip().startswith(expected), run.stderr
+    assert "Traceback" not in run.stderr
+    assert "app ran" not in run.stdout
+
+
+def test_run_refuses_an_unreachable_mlflow_server(tmp_path):
+    from tests.support.ports import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    run = run_app("print('app ran')", tmp_path, base_env(MLFLOW_TRACKING_URI=uri))
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"otel-bridge: MLFLOW_TRACKING_URI='{uri}': cannot reach")
+    assert "Traceback" not in run.stderr
+
+
+def test_run_refuses_a_missing_experiment_id(mlflow_server, tmp_path):
+    env = base_env(MLFLOW_TRACKING_URI=mlflow_server.uri, MLFLOW_EXPERIMENT_ID="987654")
+    run = run_app("print('app ran')", tmp_path, env)
+    assert run.returncode == 2
+    assert run.stderr.startswith(
+        f"otel-bridge: MLFLOW_EXPERIMENT_ID='987654': no such experiment on {mlflow_server.uri}"
+    )
+
+
+def test_experiment_name_is_created_and_reused(
+    mlflow_server, otlp_receiver, openai_server, tmp_path
+):
+    name = f"evals-{uuid.uuid4().hex[:8]}"
+    env = base_env(
+        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        MLFLOW_EXPERIMENT_NAME=name,
+        OTEL_SERVICE_NAME="not-the-experiment",
+        TEST_OPENAI_BASE=openai_server.base_url,
+    )
+    first = run_app(TRACED_CALL_APP, tmp_path, env)
+    second = run_app(TRACED_CALL_APP, tmp_path, env)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    client = MlflowClient(mlflow_server.uri)
+    for run in (first, second):
+        mlflow_trace(client, name, run.result["trace_id"])
+    assert client.get_experiment_by_name("not-the-experiment") is None
