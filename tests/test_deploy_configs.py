@@ -510,20 +510,55 @@ def test_demo_sends_to_the_collector(services) -> None:
 # --- docs ----------------------------------------------------------------------------------
 
 _LOCALHOST_PORT = re.compile(r"(?:localhost|127\.0\.0\.1):(\d+)")
+_BACKEND_NAME = re.compile(r"jaeger|zipkin|mlflow", re.IGNORECASE)
+
+
+def _doc_port_mentions(text: str):
+    """(line number, backend, port) for each localhost URL that follows a backend's name.
+
+    The backend is the last one named on the line before the URL (after the previous URL), or
+    the only one named on the line; a URL with no backend in reach is not attributed.
+    """
+    for number, line in enumerate(text.splitlines(), 1):
+        names_on_line = {name.lower() for name in _BACKEND_NAME.findall(line)}
+        previous_end = 0
+        for match in _LOCALHOST_PORT.finditer(line):
+            before = _BACKEND_NAME.findall(line[previous_end : match.start()])
+            previous_end = match.end()
+            if before:
+                backend = before[-1].lower()
+            elif len(names_on_line) == 1:
+                backend = next(iter(names_on_line))
+            else:
+                continue
+            yield number, backend, int(match.group(1))
 
 
 def _check_doc_ports(path: Path) -> None:
-    """Ports on lines about the Jaeger UI and about MLflow must be the compose ones."""
-    otlp = {EXPECTED["otlp_grpc_port"], EXPECTED["otlp_http_port"]}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        ports = {int(p) for p in _LOCALHOST_PORT.findall(line)}
-        lower = line.lower()
-        if "jaeger" in lower and re.search(r"\bui\b", lower):
-            assert ports <= {JAEGER_UI_PORT} | otlp, f"{path.name}:{number}: {line.strip()}"
-        if "mlflow" in lower:
-            assert ports <= {EXPECTED["mlflow_port"]} | otlp, (
-                f"{path.name}:{number}: {line.strip()}"
-            )
+    """A localhost port named next to Jaeger, Zipkin or MLflow must be the compose one."""
+    otlp = {EXPECTED["otlp_grpc_port"], EXPECTED["otlp_http_port"]}  # the Collector's, in prose
+    allowed = {
+        "jaeger": {JAEGER_UI_PORT} | otlp,
+        "zipkin": {ZIPKIN_PORT} | otlp,
+        "mlflow": {EXPECTED["mlflow_port"]} | otlp,
+    }
+    for number, backend, port in _doc_port_mentions(path.read_text(encoding="utf-8")):
+        assert port in allowed[backend], f"{path.name}:{number}: {backend} on port {port}"
+
+
+def test_doc_port_check_attributes_ports_to_the_nearest_backend() -> None:
+    text = (
+        "Jaeger (http://localhost:16686), Zipkin (http://localhost:9411) and MLflow "
+        "(http://localhost:5000)\n"
+        "open the MLflow UI at http://127.0.0.1:5001\n"
+        "the Collector at localhost:4317\n"
+    )
+    assert list(_doc_port_mentions(text)) == [
+        (1, "jaeger", 16686),
+        (1, "zipkin", 9411),
+        (1, "mlflow", 5000),
+        (2, "mlflow", 5001),
+    ]
 
 
 def test_deployment_doc_agrees_with_compose() -> None:
