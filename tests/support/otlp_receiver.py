@@ -1,0 +1,293 @@
+"""A real OTLP trace receiver on loopback: gRPC (official service definitions) and OTLP/HTTP.
+
+with OtlpReceiver() as receiver:
+    exporter = OTLPSpanExporter(endpoint=receiver.grpc_endpoint, insecure=True)
+    ...
+    [span] = receiver.wait_for_spans(1)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from .otlp_decode import (
+    Protocol,
+    ReceivedSpan,
+    request_from_otlp_json,
+    spans_from_request,
+)
+from .otlp_faults import Fault, FaultPlan
+from .ports import LOOPBACK
+
+__all__ = ["OtlpReceiver", "ReceivedRequest", "ReceivedSpan"]
+
+TRACES_PATH = "/v1/traces"
+SpanPredicate = Callable[[ReceivedSpan], bool]
+
+
+class ReceivedRequest(NamedTuple):
+    protocol: Protocol
+    headers: dict[str, str]
+    request: ExportTraceServiceRequest
+
+
+class OtlpReceiver:
+    """In-process OTLP/gRPC + OTLP/HTTP trace receiver bound to 127.0.0.1 on OS-chosen ports."""
+
+    def __init__(self) -> None:
+        self.grpc_port = 0
+        self.http_port = 0
+        self.requests: list[ReceivedRequest] = []
+        self.rejected_requests = 0
+        self._spans: list[ReceivedSpan] = []
+        self._changed = threading.Condition()
+        self._faults = FaultPlan()
+        self._grpc_server: grpc.Server | None = None
+        self._http_server: _OtlpHttpServer | None = None
+        self._http_thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> OtlpReceiver:
+        server = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
+        self.grpc_port = server.add_insecure_port(f"{LOOPBACK}:0")
+        server.start()
+        self._grpc_server = server
+
+        self._http_server = _OtlpHttpServer((LOOPBACK, 0), self)
+        self.http_port = int(self._http_server.server_address[1])
+        self._http_thread = threading.Thread(
+            target=self._http_server.serve_forever, name="otlp-http", daemon=True
+        )
+        self._http_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http_server is not None:
+            self._http_server.shutdown()
+            self._http_server.server_close()
+            self._http_server = None
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=5)
+            self._http_thread = None
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace=1).wait(timeout=5)
+            self._grpc_server = None
+
+    def __enter__(self) -> OtlpReceiver:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self.grpc_port}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"{self.http_base}{TRACES_PATH}"
+
+    # -- what arrived ----------------------------------------------------------------------
+    def spans(self) -> list[ReceivedSpan]:
+        with self._changed:
+            return list(self._spans)
+
+    def wait_for_spans(
+        self, count: int = 1, predicate: SpanPredicate | None = None, timeout: float = 15.0
+    ) -> list[ReceivedSpan]:
+        """The matching spans once at least `count` of them arrived; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                matching = [s for s in self._spans if predicate is None or predicate(s)]
+                if len(matching) >= count:
+                    return matching
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"expected {count} matching span(s) within {timeout}s, got "
+                        f"{len(matching)}; received {len(self._spans)} span(s): "
+                        f"{[(s.name, s.protocol, s.attributes) for s in self._spans]!r}; "
+                        f"rejected requests: {self.rejected_requests}"
+                    )
+                self._changed.wait(remaining)
+
+    def clear(self) -> None:
+        with self._changed:
+            self._spans.clear()
+            self.requests.clear()
+            self.rejected_requests = 0
+
+    # -- fault injection -------------------------------------------------------------------
+    def fail_with(
+        self,
+        http_status: int | None = None,
+        grpc_code: grpc.StatusCode | None = None,
+        retry_after: float | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer the next `times` requests (None: until reset_faults) with this error.
+
+        Only one of http_status / grpc_code is needed: the other follows the OTLP mapping
+        (503 <-> UNAVAILABLE, 429 <-> RESOURCE_EXHAUSTED, 400 <-> INVALID_ARGUMENT, ...).
+        """
+        self._faults.fail_with(http_status, grpc_code, retry_after, times)
+
+    def delay(self, seconds: float) -> None:
+        """Stall every request this long before answering (until reset_faults)."""
+        self._faults.delay(seconds)
+
+    def reset_faults(self) -> None:
+        self._faults.reset()
+
+    # -- used by both protocol front-ends --------------------------------------------------
+    def _admit(self) -> Fault | None:
+        """Sleep the configured delay, then say whether this request must fail."""
+        stall = self._faults.current_delay
+        if stall:
+            time.sleep(stall)
+        fault = self._faults.take_fault()
+        if fault is not None:
+            with self._changed:
+                self.rejected_requests += 1
+                self._changed.notify_all()
+        return fault
+
+    def _record(
+        self, protocol: Protocol, headers: dict[str, str], request: ExportTraceServiceRequest
+    ) -> None:
+        spans = spans_from_request(request, protocol, headers)
+        with self._changed:
+            self.requests.append(ReceivedRequest(protocol, headers, request))
+            self._spans.extend(spans)
+            self._changed.notify_all()
+
+
+class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self._receiver = receiver
+
+    def Export(  # name fixed by the proto service
+        self, request: ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> ExportTraceServiceResponse:
+        headers = {
+            key.lower(): value if isinstance(value, str) else value.hex()
+            for key, value in context.invocation_metadata()
+        }
+        fault = self._receiver._admit()
+        if fault is not None:
+            trailing = fault.grpc_trailing_metadata()
+            if trailing:
+                context.set_trailing_metadata(trailing)
+            context.abort(fault.grpc_code, fault.message)
+        self._receiver._record("grpc", headers, request)
+        return ExportTraceServiceResponse()
+
+
+class _OtlpHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], receiver: OtlpReceiver) -> None:
+        self.receiver = receiver
+        super().__init__(address, _OtlpHttpHandler)
+
+
+class _OtlpHttpHandler(BaseHTTPRequestHandler):
+    server: _OtlpHttpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep pytest output clean
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.split("?", 1)[0] != TRACES_PATH:
+            self._reply(404, b"not found", "text/plain")
+            return
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        is_json = content_type == "application/json"
+        if content_type not in ("application/x-protobuf", "application/json"):
+            self._reply(415, f"unsupported content type {content_type!r}".encode(), "text/plain")
+            return
+        try:
+            request = _parse_body(body, headers.get("content-encoding", ""), is_json)
+        except (ValueError, DecodeError, OSError, zlib.error, json_format.ParseError) as error:
+            self._reply(400, f"cannot decode OTLP request: {error}".encode(), "text/plain")
+            return
+
+        receiver = self.server.receiver
+        fault = receiver._admit()
+        if fault is not None:
+            extra = {}
+            retry_after = fault.retry_after_header()
+            if retry_after is not None:
+                extra["Retry-After"] = retry_after
+            error_body = _encode(fault.rpc_status(), is_json)
+            self._reply(fault.http_status, error_body, content_type, extra)
+            return
+        receiver._record("http", headers, request)
+        self._reply(200, _encode(ExportTraceServiceResponse(), is_json), content_type)
+
+    def _reply(
+        self, status: int, payload: bytes, content_type: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _parse_body(body: bytes, content_encoding: str, is_json: bool) -> ExportTraceServiceRequest:
+    encoding = content_encoding.strip().lower()
+    if encoding == "gzip":
+        body = gzip.decompress(body)
+    elif encoding == "deflate":
+        body = _inflate(body)
+    elif encoding not in ("", "identity"):
+        raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
+    if is_json:
+        return request_from_otlp_json(json.loads(body or b"{}"))
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return request
+
+
+def _inflate(body: bytes) -> bytes:
+    """HTTP "deflate" is zlib-wrapped by the spec, raw deflate by some clients: take both."""
+    try:
+        return zlib.decompress(body)
+    except zlib.error:
+        return zlib.decompress(body, -zlib.MAX_WBITS)
+
+
+def _encode(message: Any, as_json: bool) -> bytes:
+    if as_json:
+        return json_format.MessageToJson(message).encode()
+    return bytes(message.SerializeToString())
