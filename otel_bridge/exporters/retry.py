@@ -37,7 +37,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.max_backoff)
+            return retry_after  # the server knows best; the caller's deadline bounds it
         base = min(self.initial_backoff * self.multiplier**attempt, self.max_backoff)
         return base * random.uniform(1 - self.jitter, 1 + self.jitter)
 
