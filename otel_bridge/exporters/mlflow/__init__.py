@@ -10,7 +10,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_bridge.config import MlflowSettings
+from otel_bridge.config import MlflowSettings, load_settings
 from otel_bridge.exporters.retry import RetryableError, RetryPolicy
 
 from .experiments import resolve_experiment_id
@@ -28,11 +28,13 @@ class MlflowSpanExporter(SpanExporter):
 
     def __init__(
         self,
-        settings: MlflowSettings,
+        settings: MlflowSettings | None = None,
         *,
         export_timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        # No settings: built by name from OTEL_TRACES_EXPORTER=...,mlflow (opentelemetry-instrument)
+        settings = settings or _settings_from_env()
         self.settings = settings
         self.experiment_id = resolve_experiment_id(settings)
         self._export_timeout = export_timeout
@@ -74,3 +76,9 @@ class MlflowSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _settings_from_env() -> MlflowSettings:
+    settings = load_settings(exporters="mlflow").mlflow
+    assert settings is not None  # asked for by name just above
+    return settings

@@ -1,0 +1,163 @@
+"""`otel_bridge.configure()` called from the app's own code, each case in a fresh process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.apps import base_env, run_app
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.e2e
+
+CALL = """
+import json, litellm
+from opentelemetry import trace
+def call():
+    with trace.get_tracer("app").start_as_current_span("handle") as span:
+        litellm.completion(model="gpt-4o-mini", mock_response="ok",
+                           messages=[{"role": "user", "content": "hi"}])
+    return format(span.get_span_context().trace_id, "032x")
+"""
+
+
+def test_configure_twice_doubles_nothing(otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+import otel_bridge
+first = otel_bridge.configure()
+second = otel_bridge.configure()
+trace_id = call()
+assert first.force_flush()
+print(json.dumps({"same": first is second, "trace_id": trace_id, "stats": first.stats()}))
+"""
+    )
+    env = base_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint)
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["same"] is True
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert sorted(s.name for s in spans) == ["chat gpt-4o-mini", "handle"]
+    assert len(otlp_receiver.spans()) == 2  # not four
+    stats = run.result["stats"]
+    assert stats["otlp"]["exported"] == 2 and stats["otlp"]["dropped"] == 0
+    assert stats["mlflow"]["exported"] == 2 and stats["mlflow"]["dropped"] == 0
+
+
+def test_sdk_disabled_leaves_the_app_untouched(otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+import otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+print(json.dumps({"enabled": bridge.enabled, "stats": bridge.stats(),
+                  "provider": type(trace.get_tracer_provider()).__name__}))
+"""
+    )
+    env = base_env(
+        OTEL_SDK_DISABLED="true", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result == {"enabled": False, "stats": {}, "provider": "ProxyTracerProvider"}
+    assert not (tmp_path / "mlflow.db").exists()
+    assert otlp_receiver.spans() == []
+
+
+def test_the_apps_own_provider_is_adopted(otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+own = TracerProvider(resource=Resource.create({"service.name": "apps-own-name"}))
+trace.set_tracer_provider(own)
+import otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+bridge.force_flush()
+print(json.dumps({"adopted": bridge.provider is own, "trace_id": trace_id}))
+"""
+    )
+    env = base_env(
+        OTEL_SERVICE_NAME="bridge-name",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["adopted"] is True
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert {s.resource["service.name"] for s in spans} == {"apps-own-name"}
+
+
+def test_a_dead_otlp_destination_does_not_hold_back_mlflow(tmp_path):
+    app = (
+        CALL
+        + """
+import otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+bridge.shutdown(timeout=3)
+print(json.dumps({"trace_id": trace_id, "stats": bridge.stats()}))
+"""
+    )
+    env = base_env(
+        OTEL_SERVICE_NAME="dead-otlp",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"http://127.0.0.1:{free_port()}/v1/traces",
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="1",
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    stats = run.result["stats"]
+    assert stats["mlflow"]["exported"] == 2
+    assert stats["otlp"]["exported"] == 0
+    assert stats["otlp"]["dropped"] == 2
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("dead-otlp")
+    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    assert trace.info.trace_id == f"tr-{run.result['trace_id']}"
+
+
+def test_configure_raises_config_error_naming_the_variable(tmp_path):
+    app = """
+import json, otel_bridge
+try:
+    otel_bridge.configure(otlp_endpoint="grpc.example.com:4317")
+except otel_bridge.ConfigError as error:
+    print(json.dumps({"variable": error.variable, "message": str(error)}))
+"""
+    run = run_app(app, tmp_path, base_env(), under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["variable"] == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    assert run.result["message"].startswith(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT='grpc.example.com:4317': needs a scheme"
+    )
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_protocol_follows_the_endpoint_when_no_variable_says(protocol, otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+import otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+bridge.force_flush()
+print(json.dumps({"trace_id": trace_id}))
+"""
+    )
+    endpoint = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=ml",
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert {s.protocol for s in spans} == {protocol}
+    assert spans[0].resource["deployment.environment"] == "test"
+    assert spans[0].resource["team"] == "ml"
