@@ -1,0 +1,175 @@
+"""One instrumented LiteLLM call: its span, from start to the end of the response or stream."""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from otel_bridge.instrumentation import keys
+from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
+from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
+from otel_bridge.instrumentation.providers import provider_name, resolve_model
+from otel_bridge.instrumentation.request import Request, bound, set_server, start_attributes
+from otel_bridge.instrumentation.response import hidden_params, response_attributes
+
+ACTIVE_CALL: ContextVar[LLMCall | None] = ContextVar("otel_bridge_litellm_call", default=None)
+"""The instrumented call in progress in this context: a call made while one is active (LiteLLM
+calling itself, a Router calling ``litellm.acompletion``) opens no second span."""
+
+
+class Settings:
+    """What the wrappers need, fixed at ``instrument()`` time."""
+
+    __slots__ = ("capture", "enabled", "max_length", "tracer")
+
+    def __init__(
+        self, tracer: Tracer, capture: bool, max_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    ) -> None:
+        self.tracer = tracer
+        self.capture = capture
+        self.max_length = max_length
+        self.enabled = True  # False after uninstrument(): a wrapper left in place passes through
+
+
+class LLMCall:
+    __slots__ = ("deployment", "kind", "request", "router", "settings", "span", "start_ns")
+
+    def __init__(
+        self,
+        span: trace.Span,
+        kind: str,
+        request: Request,
+        settings: Settings,
+        start_ns: int,
+        router: bool,
+    ) -> None:
+        self.span = span
+        self.kind = kind
+        self.request = request
+        self.settings = settings
+        self.start_ns = start_ns
+        self.router = router
+        self.deployment: tuple[str, Any, Any] | None = None
+
+    # -- nested calls ---------------------------------------------------------------------------
+
+    def nested(self, op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A LiteLLM call made inside this one: for a Router call, the deployment it tries."""
+        if not self.router:
+            return
+        try:
+            model = bound(op, args, kwargs, "model")
+            if isinstance(model, str):
+                self.deployment = (
+                    model,
+                    kwargs.get("api_base"),
+                    kwargs.get("custom_llm_provider"),
+                )
+        except Exception:
+            record_error("router_deployment")
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _common(self, attrs: dict[str, Any], hidden: dict[str, Any] | None) -> None:
+        request = self.request
+        if self.deployment is not None:
+            model, api_base, custom = self.deployment
+            resolved, litellm_provider = resolve_model(model, custom)
+            attrs[keys.LITELLM_MODEL_GROUP] = request.model
+            attrs[keys.REQUEST_MODEL] = resolved
+            if litellm_provider:
+                attrs[keys.PROVIDER_NAME] = provider_name(litellm_provider)
+                attrs[keys.LITELLM_PROVIDER] = litellm_provider
+            if isinstance(api_base, str) and api_base:
+                attrs[keys.LITELLM_API_BASE] = api_base
+                set_server(attrs, api_base, litellm_provider)
+            self.span.update_name(f"{OPERATION_NAMES[self.kind]} {resolved}")
+        if not hidden:
+            return
+        if keys.LITELLM_RESPONSE_COST not in attrs:
+            cost = hidden.get("response_cost")
+            if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+                attrs[keys.LITELLM_RESPONSE_COST] = float(cost)
+        if request.litellm_provider is None and self.deployment is None:
+            custom = hidden.get("custom_llm_provider")
+            if isinstance(custom, str) and custom:
+                attrs[keys.PROVIDER_NAME] = provider_name(custom)
+                attrs[keys.LITELLM_PROVIDER] = custom
+        if not request.server_known and self.deployment is None:
+            api_base = hidden.get("api_base")
+            if isinstance(api_base, str) and api_base:
+                set_server(attrs, api_base, None)
+        if self.router:
+            model_id = hidden.get("model_id")
+            if isinstance(model_id, str) and model_id:
+                attrs[keys.LITELLM_MODEL_ID] = model_id
+
+    def end_with_response(self, response: Any) -> None:
+        try:
+            settings = self.settings
+            attrs = response_attributes(self.kind, response, settings.capture, settings.max_length)
+            self._common(attrs, hidden_params(response))
+            self.span.set_attributes(attrs)
+        except Exception:
+            record_error("response_attributes")
+        self._end()
+
+    def end_with_attributes(
+        self, attrs: dict[str, Any], hidden: dict[str, Any] | None = None
+    ) -> None:
+        """End with attributes aggregated elsewhere (a stream) and LiteLLM's hidden params."""
+        try:
+            self._common(attrs, hidden)
+            self.span.set_attributes(attrs)
+        except Exception:
+            record_error("stream_attributes")
+        self._end()
+
+    def end_with_error(self, exc: BaseException, attrs: dict[str, Any] | None = None) -> None:
+        try:
+            attrs = dict(attrs) if attrs else {}
+            attrs[keys.ERROR_TYPE] = type(exc).__qualname__
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and not isinstance(status, bool):
+                attrs[keys.HTTP_RESPONSE_STATUS_CODE] = status
+            self._common(attrs, None)
+            span = self.span
+            span.set_attributes(attrs)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
+        except Exception:
+            record_error("error_attributes")
+        self._end()
+
+    def _end(self) -> None:
+        try:
+            self.span.end()
+        except Exception:
+            record_error("span_end")
+
+
+def start_call(
+    op: Operation,
+    settings: Settings,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    router: bool = False,
+) -> LLMCall | None:
+    """Open the span of a call; None (and the call goes on untraced) if that fails."""
+    try:
+        attrs, request = start_attributes(
+            op, args, kwargs, settings.capture, settings.max_length, router
+        )
+        start_ns = time.time_ns()
+        span = settings.tracer.start_span(
+            request.span_name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns
+        )
+        return LLMCall(span, op.kind, request, settings, start_ns, router)
+    except Exception:
+        record_error("request_attributes")
+        return None

@@ -1,0 +1,180 @@
+"""``LiteLLMInstrumentor``: patches LiteLLM's call surface, and puts it back.
+
+What is patched (each with one ``wrapt.FunctionWrapper``; ``uninstrument()`` puts the very same
+original objects back):
+
+* ``litellm.<fn>`` for completion, acompletion, text_completion, atext_completion, embedding,
+  aembedding, responses, aresponses, image_generation, aimage_generation: every call written
+  ``litellm.completion(...)`` and every call LiteLLM's Router makes (it looks them up on the
+  ``litellm`` module at call time);
+* the same name in the module that defines it (``litellm.main``, ``litellm.images.main``,
+  ``litellm.chat_completions.dispatch``...), and in ``litellm.main``: calls through those modules;
+* where LiteLLM routes a public entry through a module-level hook (``_PYTHON_COMPLETION`` and
+  kin in ``litellm.<route>.dispatch``), that hook too: this is what makes a
+  ``from litellm import completion`` done *before* ``instrument()`` traced as well (chat
+  completions, embeddings and responses; not text_completion or image_generation, whose early
+  imported function objects cannot be reached: instrument before importing them);
+* ``litellm.Router`` methods of the same names: one span per Router call.
+
+A call made while another instrumented call is in progress in the same context (LiteLLM calling
+itself, the Router calling ``litellm.acompletion``) opens no second span (a ContextVar guard); for
+a Router call it records the deployment tried instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.trace import get_tracer
+
+from otel_bridge.instrumentation import runtime
+from otel_bridge.instrumentation.calls import Settings
+from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
+from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.operations import OPERATIONS, Operation
+from otel_bridge.instrumentation.wrappers import make_wrapper
+
+_INSTRUMENTS = ("litellm >= 1.74",)
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+_VERSION = "0.1.0"
+
+
+class _Patch:
+    __slots__ = ("attribute", "had_own", "original", "owner", "proxy")
+
+    def __init__(self, owner: Any, attribute: str, original: Any, proxy: Any, had_own: bool):
+        self.owner = owner
+        self.attribute = attribute
+        self.original = original
+        self.proxy = proxy
+        self.had_own = had_own
+
+
+def _function_targets(name: str) -> list[tuple[Any, str]]:
+    import litellm
+
+    targets: list[tuple[Any, str]] = [(litellm, name)]
+    public = getattr(litellm, name, None)
+    home = sys.modules.get(getattr(public, "__module__", "") or "")
+    if home is not None and home is not litellm:
+        targets.append((home, name))
+        hook = f"_PYTHON_{name.upper()}"
+        if callable(getattr(home, hook, None)):
+            targets.append((home, hook))
+    main = sys.modules.get("litellm.main")
+    if main is not None and main is not home and callable(getattr(main, name, None)):
+        targets.append((main, name))
+    return targets
+
+
+def _router_operation(op: Operation, method: Any) -> Operation:
+    """The op with the Router method's own positional parameter order, when it declares one."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(method).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+        ]
+    except (TypeError, ValueError):
+        return op
+    return dataclasses.replace(op, positional=tuple(params)) if params else op
+
+
+class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """OpenTelemetry GenAI spans for every LiteLLM call.
+
+    ``instrument(tracer_provider=None, capture_content=None, max_content_length=None)``:
+    ``capture_content=None`` follows ``otel_bridge.config.content_policy_from_env().any``;
+    ``max_content_length`` bounds each content attribute (default 64 KiB).
+    """
+
+    _patches: list[_Patch]
+    _settings: Settings | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _INSTRUMENTS
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer_provider = kwargs.get("tracer_provider")
+        capture = kwargs.get("capture_content")
+        if capture is None:
+            from otel_bridge.config import content_policy_from_env
+
+            capture = content_policy_from_env().any
+        max_length = kwargs.get("max_content_length") or DEFAULT_MAX_CONTENT_LENGTH
+        tracer = get_tracer(
+            "otel_bridge.instrumentation.litellm",
+            _VERSION,
+            tracer_provider,
+            schema_url=_SCHEMA_URL,
+        )
+        settings = Settings(tracer, bool(capture), int(max_length))
+        self._settings = settings
+        self._patches = []
+        runtime.tracer_provider = tracer_provider
+        runtime.capture_content = bool(capture)
+        runtime.max_content_length = int(max_length)
+
+        for op in OPERATIONS:
+            wrapper = make_wrapper(op, settings)
+            for owner, attribute in _function_targets(op.name):
+                self._patch(owner, attribute, wrapper)
+        self._patch_router(settings)
+
+    def _patch(self, owner: Any, attribute: str, wrapper: Any) -> None:
+        try:
+            original = getattr(owner, attribute, None)
+            if original is None or not callable(original):
+                return
+            if isinstance(original, wrapt.FunctionWrapper) and getattr(
+                original, "_self_otel_bridge", False
+            ):
+                return
+            proxy = wrapt.FunctionWrapper(original, wrapper)
+            proxy._self_otel_bridge = True
+            had_own = isinstance(owner, type) and attribute in vars(owner)
+            setattr(owner, attribute, proxy)
+            self._patches.append(_Patch(owner, attribute, original, proxy, had_own))
+        except Exception:
+            record_error("patch")
+
+    def _patch_router(self, settings: Settings) -> None:
+        try:
+            import litellm
+
+            router = litellm.Router
+        except Exception:
+            return
+        for op in OPERATIONS:
+            try:
+                method = getattr(router, op.name, None)
+            except Exception:
+                method = None
+            if method is None:
+                continue
+            wrapper = make_wrapper(_router_operation(op, method), settings, router=True)
+            self._patch(router, op.name, wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if self._settings is not None:
+            self._settings.enabled = False
+        for patch in reversed(getattr(self, "_patches", [])):
+            try:
+                current = getattr(patch.owner, patch.attribute, None)
+                if isinstance(patch.owner, type) and not patch.had_own:
+                    if current is patch.proxy:
+                        delattr(patch.owner, patch.attribute)
+                elif current is patch.proxy:
+                    setattr(patch.owner, patch.attribute, patch.original)
+            except Exception:
+                record_error("unpatch")
+        self._patches = []
+        runtime.tracer_provider = None
+        runtime.capture_content = None
+        runtime.max_content_length = None

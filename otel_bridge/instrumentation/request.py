@@ -1,0 +1,244 @@
+"""Span attributes known before the call: operation, model, provider, server, parameters, metadata.
+
+Built once per call as one dict and handed to ``start_span(attributes=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation.operations import (
+    CHAT,
+    EMBEDDINGS,
+    IMAGE,
+    RESPONSES,
+    TEXT_COMPLETION,
+    Operation,
+)
+from otel_bridge.instrumentation.providers import (
+    default_server,
+    provider_name,
+    resolve_model,
+    server_of,
+)
+
+_FLOAT_PARAMS = (
+    ("temperature", keys.REQUEST_TEMPERATURE),
+    ("top_p", keys.REQUEST_TOP_P),
+    ("top_k", keys.REQUEST_TOP_K),
+    ("frequency_penalty", keys.REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", keys.REQUEST_PRESENCE_PENALTY),
+)
+_MAX_TOKENS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def bound(op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
+    """The value of parameter ``name`` whether passed by keyword or by position."""
+    value = kwargs.get(name)
+    if value is None and args:
+        try:
+            index = op.positional.index(name)
+        except ValueError:
+            return None
+        if index < len(args):
+            return args[index]
+    return value
+
+
+def set_server(attrs: dict[str, Any], api_base: Any, litellm_provider: str | None) -> bool:
+    """server.address/port from ``api_base``, else the provider's default endpoint.
+
+    Returns True only when an explicit ``api_base`` gave the address (a default may still be
+    corrected from the api_base LiteLLM reports with the response).
+    """
+    server = server_of(api_base) if isinstance(api_base, str) and api_base else None
+    explicit = server is not None
+    if server is None:
+        server = default_server(litellm_provider)
+    if server is None:
+        return False
+    attrs[keys.SERVER_ADDRESS] = server[0]
+    if server[1] is not None:
+        attrs[keys.SERVER_PORT] = server[1]
+    return explicit
+
+
+def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    tags: list[str] = []
+    session = conversation = user = None
+    for name in ("metadata", "litellm_metadata"):
+        md = kwargs.get(name)
+        if not isinstance(md, dict) or not md:
+            continue
+        found = md.get("tags")
+        if isinstance(found, (list, tuple)):
+            tags.extend(str(t) for t in found)
+        elif isinstance(found, str):
+            tags.append(found)
+        session = session or md.get("session_id")
+        conversation = conversation or md.get("conversation_id")
+        user = user or md.get("user_id")
+    user = kwargs.get("user") or user
+    if tags:
+        attrs[keys.LITELLM_REQUEST_TAGS] = tags
+        for tag in tags:
+            key, sep, value = tag.partition(":")
+            if sep and key.strip():
+                attrs[keys.MLFLOW_TRACE_TAG_PREFIX + key.strip()] = value.strip()
+    if user:
+        attrs[keys.USER_ID] = str(user)
+        attrs[keys.MLFLOW_TRACE_USER] = str(user)
+    if session:
+        attrs[keys.SESSION_ID] = str(session)
+        attrs[keys.MLFLOW_TRACE_SESSION] = str(session)
+    conversation = conversation or kwargs.get("conversation") or session
+    if isinstance(conversation, str) and conversation:
+        attrs[keys.CONVERSATION_ID] = conversation
+
+
+def _number(value: Any, cast: type) -> Any:
+    if isinstance(value, bool):
+        return None
+    try:
+        return cast(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> None:
+    for name, key in _FLOAT_PARAMS:
+        value = kwargs.get(name)
+        if value is not None:
+            value = _number(value, float)
+            if value is not None:
+                attrs[key] = value
+    for name in _MAX_TOKENS:
+        value = kwargs.get(name)
+        if value is not None:
+            value = _number(value, int)
+            if value is not None:
+                attrs[keys.REQUEST_MAX_TOKENS] = value
+            break
+    seed = kwargs.get("seed")
+    if seed is not None:
+        seed = _number(seed, int)
+        if seed is not None:
+            attrs[keys.REQUEST_SEED] = seed
+    stop = kwargs.get("stop")
+    if stop:
+        attrs[keys.REQUEST_STOP_SEQUENCES] = (
+            [stop] if isinstance(stop, str) else [str(s) for s in stop]
+        )
+    n = kwargs.get("n")
+    if n is not None and n != 1:
+        n = _number(n, int)
+        if n is not None:
+            attrs[keys.REQUEST_CHOICE_COUNT] = n
+    if kwargs.get("stream"):
+        attrs[keys.REQUEST_STREAM] = True
+    if op.kind == EMBEDDINGS:
+        fmt = kwargs.get("encoding_format")
+        if fmt:
+            attrs[keys.REQUEST_ENCODING_FORMATS] = [str(fmt)]
+    elif op.kind == IMAGE:
+        attrs[keys.OUTPUT_TYPE] = "image"
+    else:
+        fmt = kwargs.get("response_format") if op.kind != RESPONSES else kwargs.get("text")
+        if fmt is not None:
+            kind = fmt.get("type") if isinstance(fmt, dict) else None
+            if isinstance(fmt, dict) and op.kind == RESPONSES:
+                inner = fmt.get("format")
+                kind = inner.get("type") if isinstance(inner, dict) else None
+            if kind == "text":
+                attrs[keys.OUTPUT_TYPE] = "text"
+            elif kind in ("json_object", "json_schema") or isinstance(fmt, type):
+                attrs[keys.OUTPUT_TYPE] = "json"
+
+
+def _content(
+    attrs: dict[str, Any],
+    op: Operation,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    max_length: int,
+) -> None:
+    kind = op.kind
+    if kind == CHAT:
+        messages = bound(op, args, kwargs, "messages")
+        if messages:
+            attrs[keys.INPUT_MESSAGES] = content.to_json(
+                content.chat_input_messages(messages), max_length
+            )
+    elif kind == RESPONSES:
+        messages = content.responses_input_messages(bound(op, args, kwargs, "input"))
+        if messages:
+            attrs[keys.INPUT_MESSAGES] = content.to_json(messages, max_length)
+        instructions = kwargs.get("instructions")
+        if instructions:
+            attrs[keys.SYSTEM_INSTRUCTIONS] = content.to_json(
+                content.text_parts(instructions), max_length
+            )
+    elif kind in (TEXT_COMPLETION, IMAGE):
+        prompt = bound(op, args, kwargs, "prompt")
+        if prompt is not None:
+            attrs[keys.INPUT_MESSAGES] = content.to_json(
+                content.prompt_messages(prompt), max_length
+            )
+    elif kind == EMBEDDINGS:
+        value = bound(op, args, kwargs, "input")
+        if value is not None:
+            attrs[keys.SPAN_INPUTS] = content.to_json({"input": value}, max_length)
+    tools = kwargs.get("tools")
+    if tools:
+        attrs[keys.TOOL_DEFINITIONS] = content.to_json(content.tool_definitions(tools), max_length)
+
+
+class Request:
+    """What the span needs to know about the request beyond its start attributes."""
+
+    __slots__ = ("litellm_provider", "model", "server_known", "span_name")
+
+    def __init__(self, model: str, litellm_provider: str | None, span_name: str, known: bool):
+        self.model = model
+        self.litellm_provider = litellm_provider
+        self.span_name = span_name
+        self.server_known = known
+
+
+def start_attributes(
+    op: Operation,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    capture: bool,
+    max_length: int,
+    router: bool = False,
+) -> tuple[dict[str, Any], Request]:
+    """Start attributes of a call; for a Router call the model is the model group's name and the
+    provider is learnt from the deployment the Router picks."""
+    operation = op.operation_name
+    attrs: dict[str, Any] = {keys.OPERATION_NAME: operation}
+    raw_model = bound(op, args, kwargs, "model")
+    model = ""
+    litellm_provider = kwargs.get("custom_llm_provider")
+    if isinstance(raw_model, str) and raw_model:
+        if router:
+            model = raw_model
+        else:
+            model, litellm_provider = resolve_model(raw_model, litellm_provider)
+        attrs[keys.REQUEST_MODEL] = model
+    provider = provider_name(litellm_provider)
+    if provider:
+        attrs[keys.PROVIDER_NAME] = provider
+        attrs[keys.LITELLM_PROVIDER] = litellm_provider
+    if op.kind == RESPONSES and litellm_provider in ("openai", "azure"):
+        attrs[keys.OPENAI_API_TYPE] = "responses"
+    elif op.kind == CHAT and litellm_provider in ("openai", "azure"):
+        attrs[keys.OPENAI_API_TYPE] = "chat_completions"
+    known = set_server(attrs, kwargs.get("api_base") or kwargs.get("base_url"), litellm_provider)
+    _params(attrs, op, kwargs)
+    _metadata(attrs, kwargs)
+    if capture:
+        _content(attrs, op, args, kwargs, max_length)
+    span_name = f"{operation} {model}" if model else operation
+    return attrs, Request(model, litellm_provider, span_name, known)

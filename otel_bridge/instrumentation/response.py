@@ -1,0 +1,135 @@
+"""Span attributes read from a finished call's response (or a stream's aggregate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation.fields import field
+from otel_bridge.instrumentation.operations import (
+    CHAT,
+    EMBEDDINGS,
+    IMAGE,
+    RESPONSES,
+    TEXT_COMPLETION,
+)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def usage_attributes(attrs: dict[str, Any], usage: Any, kind: str) -> None:
+    if usage is None:
+        return
+    inp = _int(field(usage, "prompt_tokens"))
+    if inp is None:
+        inp = _int(field(usage, "input_tokens"))
+    if inp is not None:
+        attrs[keys.USAGE_INPUT_TOKENS] = inp
+    if kind != EMBEDDINGS:
+        out = _int(field(usage, "completion_tokens"))
+        if out is None:
+            out = _int(field(usage, "output_tokens"))
+        if out is not None:
+            attrs[keys.USAGE_OUTPUT_TOKENS] = out
+    details = field(usage, "prompt_tokens_details") or field(usage, "input_tokens_details")
+    cached = _int(field(details, "cached_tokens")) if details is not None else None
+    if cached is not None:
+        attrs[keys.USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    created = _int(field(usage, "cache_creation_input_tokens"))
+    if created is None and details is not None:
+        created = _int(field(details, "cache_creation_tokens"))
+    if created is not None:
+        attrs[keys.USAGE_CACHE_CREATION_INPUT_TOKENS] = created
+    out_details = field(usage, "completion_tokens_details") or field(usage, "output_tokens_details")
+    reasoning = _int(field(out_details, "reasoning_tokens")) if out_details is not None else None
+    if reasoning is not None:
+        attrs[keys.USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    cost = field(usage, "cost")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+        attrs[keys.LITELLM_RESPONSE_COST] = float(cost)
+
+
+def hidden_params(response: Any) -> dict[str, Any] | None:
+    try:
+        hidden = response._hidden_params
+    except Exception:
+        return None
+    return hidden if isinstance(hidden, dict) else None
+
+
+def _responses_finish_reason(response: Any) -> str:
+    status = field(response, "status")
+    if status == "incomplete":
+        reason = field(field(response, "incomplete_details"), "reason")
+        return "length" if reason == "max_output_tokens" else str(reason or "incomplete")
+    if status == "failed":
+        return "error"
+    for item in field(response, "output") or ():
+        if field(item, "type") == "function_call":
+            return "tool_call"
+    return "stop"
+
+
+def response_attributes(kind: str, response: Any, capture: bool, max_length: int) -> dict[str, Any]:
+    """Attributes of a complete (non-streamed) response of operation ``kind``."""
+    attrs: dict[str, Any] = {}
+    response_id = field(response, "id")
+    if isinstance(response_id, str) and response_id:
+        attrs[keys.RESPONSE_ID] = response_id
+    model = field(response, "model")
+    if isinstance(model, str) and model:
+        attrs[keys.RESPONSE_MODEL] = model
+    usage_attributes(attrs, field(response, "usage"), kind)
+    if kind in (CHAT, TEXT_COMPLETION):
+        choices = field(response, "choices") or ()
+        reasons = [str(field(c, "finish_reason") or "") for c in choices]
+        if reasons:
+            attrs[keys.RESPONSE_FINISH_REASONS] = reasons
+        if capture and choices:
+            if kind == CHAT:
+                messages = [
+                    content.chat_output_message(field(c, "message"), field(c, "finish_reason"))
+                    for c in choices
+                ]
+            else:
+                messages = [
+                    {
+                        "role": "assistant",
+                        "parts": content.text_parts(field(c, "text") or ""),
+                        "finish_reason": content.output_finish_reason(field(c, "finish_reason")),
+                    }
+                    for c in choices
+                ]
+            attrs[keys.OUTPUT_MESSAGES] = content.to_json(messages, max_length)
+    elif kind == RESPONSES:
+        reason = _responses_finish_reason(response)
+        attrs[keys.RESPONSE_FINISH_REASONS] = [reason]
+        if capture:
+            messages = content.responses_output_messages(field(response, "output"), reason)
+            attrs[keys.OUTPUT_MESSAGES] = content.to_json(messages, max_length)
+    elif kind == EMBEDDINGS:
+        data = field(response, "data")
+        if data:
+            vector = field(data[0], "embedding")
+            if isinstance(vector, (list, tuple)):
+                attrs[keys.EMBEDDINGS_DIMENSION_COUNT] = len(vector)
+            if capture:
+                summary = {
+                    "embeddings": len(data),
+                    "dimensions": attrs.get(keys.EMBEDDINGS_DIMENSION_COUNT),
+                }
+                attrs[keys.SPAN_OUTPUTS] = content.to_json(summary, max_length)
+    elif kind == IMAGE:
+        data = field(response, "data")
+        if capture and data:
+            attrs[keys.OUTPUT_MESSAGES] = content.to_json(
+                content.image_output_messages(data), max_length
+            )
+    return attrs

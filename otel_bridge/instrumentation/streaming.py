@@ -1,0 +1,317 @@
+"""Streams: a transparent proxy around LiteLLM's stream that keeps the call's span open.
+
+The span ends when the stream is exhausted, fails, is closed, or is garbage-collected, and then
+carries the aggregate: finish reasons, usage, response id/model, time to first chunk and (when
+content is captured) the output messages. Per chunk the accumulators only append references to
+lists and dicts: no JSON, no copies.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import wrapt
+
+from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation.calls import LLMCall
+from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.fields import field
+from otel_bridge.instrumentation.operations import RESPONSES, TEXT_COMPLETION
+from otel_bridge.instrumentation.response import (
+    hidden_params,
+    response_attributes,
+    usage_attributes,
+)
+
+_time_ns = time.time_ns
+
+
+class StreamState:
+    """Aggregate of a chat or text-completion stream (OpenAI-style chunks with ``choices``)."""
+
+    __slots__ = (
+        "call",
+        "capture",
+        "done",
+        "finish_reasons",
+        "first_ns",
+        "hidden_source",
+        "model",
+        "reasoning",
+        "response_id",
+        "texts",
+        "tools",
+        "usage",
+    )
+
+    def __init__(self, call: LLMCall) -> None:
+        self.call = call
+        self.capture = call.settings.capture
+        self.done = False
+        self.first_ns = 0
+        self.response_id: Any = None
+        self.model: Any = None
+        self.usage: Any = None
+        self.finish_reasons: dict[int, str] = {}
+        self.texts: dict[int, list[str]] = {}
+        self.reasoning: dict[int, list[str]] = {}
+        self.tools: dict[tuple[int, int], list[Any]] = {}
+        self.hidden_source: Any = None
+
+    def on_chunk(self, chunk: Any) -> None:
+        try:
+            if not self.first_ns:
+                self.first_ns = _time_ns()
+                self.response_id = field(chunk, "id")
+                self.model = field(chunk, "model")
+            for choice in field(chunk, "choices") or ():
+                reason = field(choice, "finish_reason")
+                if reason or self.capture:
+                    index = field(choice, "index") or 0
+                    if reason:
+                        self.finish_reasons[index] = reason
+                    if self.capture:
+                        self._content(index, choice)
+            usage = field(chunk, "usage")
+            if usage is not None:
+                self.usage = usage
+        except Exception:
+            record_error("stream_chunk")
+
+    def _content(self, index: int, choice: Any) -> None:
+        if self.call.kind == TEXT_COMPLETION:
+            text = field(choice, "text")
+            delta = None
+        else:
+            delta = field(choice, "delta")
+            if delta is None:
+                return
+            text = field(delta, "content")
+        if text:
+            pieces = self.texts.get(index)
+            if pieces is None:
+                pieces = self.texts[index] = []
+            pieces.append(text)
+        if delta is None:
+            return
+        thought = field(delta, "reasoning_content")
+        if thought:
+            pieces = self.reasoning.get(index)
+            if pieces is None:
+                pieces = self.reasoning[index] = []
+            pieces.append(thought)
+        calls = field(delta, "tool_calls")
+        if calls:
+            for call in calls:
+                key = (index, field(call, "index") or 0)
+                entry = self.tools.get(key)
+                if entry is None:
+                    entry = self.tools[key] = [None, None, []]
+                call_id = field(call, "id")
+                if call_id:
+                    entry[0] = call_id
+                function = field(call, "function")
+                name = field(function, "name")
+                if name:
+                    entry[1] = name
+                arguments = field(function, "arguments")
+                if arguments:
+                    entry[2].append(arguments)
+
+    def attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        if isinstance(self.response_id, str) and self.response_id:
+            attrs[keys.RESPONSE_ID] = self.response_id
+        if isinstance(self.model, str) and self.model:
+            attrs[keys.RESPONSE_MODEL] = self.model
+        reasons = self.finish_reasons
+        if reasons:
+            attrs[keys.RESPONSE_FINISH_REASONS] = [str(reasons[i]) for i in sorted(reasons)]
+        usage_attributes(attrs, self.usage, self.call.kind)
+        if self.capture and (self.texts or self.tools or self.reasoning or reasons):
+            attrs[keys.OUTPUT_MESSAGES] = content.to_json(
+                self._messages(), self.call.settings.max_length
+            )
+        return attrs
+
+    def _messages(self) -> list[dict[str, Any]]:
+        indexes = sorted(
+            set(self.texts)
+            | set(self.reasoning)
+            | {i for i, _ in self.tools}
+            | set(self.finish_reasons)
+        )
+        messages = []
+        for index in indexes:
+            parts: list[dict[str, Any]] = []
+            if index in self.reasoning:
+                parts.append({"type": "reasoning", "content": "".join(self.reasoning[index])})
+            if index in self.texts:
+                parts.append({"type": "text", "content": "".join(self.texts[index])})
+            for (choice, _), (call_id, name, pieces) in sorted(
+                self.tools.items(), key=lambda item: item[0]
+            ):
+                if choice == index:
+                    parts.append(
+                        {
+                            "type": "tool_call",
+                            "id": call_id,
+                            "name": name or "",
+                            "arguments": content._arguments("".join(pieces)),
+                        }
+                    )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "parts": parts,
+                    "finish_reason": content.output_finish_reason(self.finish_reasons.get(index)),
+                }
+            )
+        return messages
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        """End the span once: ``exc`` None for a normal end, close or abandonment."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            attrs = self.attributes()
+        except Exception:
+            record_error("stream_attributes")
+            attrs = {}
+        if self.first_ns:
+            attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - self.call.start_ns) / 1e9
+        if exc is None:
+            self.call.end_with_attributes(attrs, hidden_params(self.hidden_source))
+        else:
+            self.call.end_with_error(exc, attrs)
+
+
+class ResponsesStreamState(StreamState):
+    """Aggregate of a Responses API event stream: the final ``response.*`` event carries it all."""
+
+    __slots__ = ("final",)
+
+    def __init__(self, call: LLMCall) -> None:
+        super().__init__(call)
+        self.final: Any = None
+
+    def on_chunk(self, chunk: Any) -> None:
+        try:
+            if not self.first_ns:
+                self.first_ns = _time_ns()
+            kind = field(chunk, "type")
+            if kind == "response.output_text.delta":
+                if self.capture:
+                    delta = field(chunk, "delta")
+                    if delta:
+                        pieces = self.texts.get(0)
+                        if pieces is None:
+                            pieces = self.texts[0] = []
+                        pieces.append(delta)
+            elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                self.final = field(chunk, "response")
+        except Exception:
+            record_error("stream_chunk")
+
+    def attributes(self) -> dict[str, Any]:
+        if self.final is not None:
+            settings = self.call.settings
+            return response_attributes(RESPONSES, self.final, settings.capture, settings.max_length)
+        return super().attributes()
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy of a LiteLLM stream (``CustomStreamWrapper`` and kin): everything passes through;
+    iteration also feeds the call's aggregate, and the end of the stream ends the span."""
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+        state.hidden_source = wrapped
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = next(self.__wrapped__)
+        except StopIteration:
+            self._self_state.finish(None)
+            raise
+        except BaseException as exc:
+            self._self_state.finish(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    def __aiter__(self) -> StreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_state.finish(None)
+            raise
+        except BaseException as exc:
+            self._self_state.finish(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    def close(self) -> Any:
+        try:
+            close = getattr(self.__wrapped__, "close", None)
+            return close() if close is not None else None
+        finally:
+            self._self_state.finish(None)
+
+    async def aclose(self) -> Any:
+        try:
+            aclose = getattr(self.__wrapped__, "aclose", None)
+            return (await aclose()) if aclose is not None else None
+        finally:
+            self._self_state.finish(None)
+
+    def __enter__(self) -> StreamProxy:
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            exit_ = getattr(self.__wrapped__, "__exit__", None)
+            return exit_(exc_type, exc, tb) if exit_ is not None else None
+        finally:
+            self._self_state.finish(exc)
+
+    async def __aenter__(self) -> StreamProxy:
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            exit_ = getattr(self.__wrapped__, "__aexit__", None)
+            return (await exit_(exc_type, exc, tb)) if exit_ is not None else None
+        finally:
+            self._self_state.finish(exc)
+
+    def __del__(self) -> None:
+        state = getattr(self, "_self_state", None)
+        if state is not None and not state.done:
+            state.finish(None)
+
+
+def is_stream(result: Any) -> bool:
+    cls = type(result)
+    return hasattr(cls, "__next__") or hasattr(cls, "__anext__")
+
+
+def wrap_stream(call: LLMCall, stream: Any) -> StreamProxy:
+    state = ResponsesStreamState(call) if call.kind == RESPONSES else StreamState(call)
+    return StreamProxy(stream, state)
