@@ -24,6 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
         "`otel-bridge run -- python app.py`. CMD's exit code is passed through.",
     )
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    commands.add_parser(
+        "doctor",
+        help="show the effective configuration and check every destination",
+        description="Print the configuration the bridge would use (secrets masked), send a "
+        "test span to the OTLP endpoint and check the MLflow server or store. Exit code 0: "
+        "all well, 1: a destination failed its check, 2: a configuration error.",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="run a small traced agent (offline unless a provider key is set)",
+        description="Run a weather agent (LLM -> get_weather tool -> streamed answer -> "
+        "embedding) under one AGENT span, then print the trace id and how to view it.",
+    )
+    demo.add_argument("--model", help="LiteLLM model name (default: scripted offline model)")
+    demo.add_argument("--question", help="what to ask the agent")
     return parser
 
 
@@ -34,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cmd and cmd[0] == "--":
             cmd = cmd[1:]
         return run_command(cmd)
+    if args.command == "doctor":
+        from otel_bridge.cli.doctor import doctor_command
+
+        return doctor_command()
+    if args.command == "demo":
+        from otel_bridge.cli.demo import demo_command
+
+        return demo_command(model=args.model, question=args.question)
     return EXIT_CONFIG_ERROR  # argparse rejects unknown commands before this
 
 
