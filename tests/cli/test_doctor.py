@@ -1,0 +1,182 @@
+"""`otel-bridge doctor` against live and dead destinations, and a bad configuration."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+
+from otel_bridge.cli import main
+from otel_bridge.cli.doctor import mask_url
+from tests.e2e.apps import BIN, base_env
+from tests.support.ports import free_port
+
+SECRET = "s3cr3t-header-value"
+TOKEN = "tok-7f9c2b"
+
+
+def doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["doctor"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_live_destinations_pass_and_secrets_stay_hidden(
+    protocol, clean_env, capsys, otlp_receiver, mlflow_server
+):
+    service = f"doctor-{uuid.uuid4().hex[:8]}"
+    endpoint = otlp_receiver.grpc_endpoint if protocol == "grpc" else otlp_receiver.http_endpoint
+    clean_env.setenv("OTEL_SERVICE_NAME", service)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", protocol)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", f"x-api-key={SECRET},x-team=ml")
+    clean_env.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    clean_env.setenv("MLFLOW_TRACKING_TOKEN", TOKEN)
+
+    code, out, err = doctor(capsys)
+
+    assert code == 0, out + err
+    assert SECRET not in out + err and TOKEN not in out + err
+    assert f"service.name: {service}" in out
+    assert f"OTLP: {endpoint}" in out
+    assert f"protocol: {protocol} (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL={protocol})" in out
+    assert "headers: x-api-key=***, x-team=***" in out
+    assert "timeout: 10 s" in out
+    assert f"MLflow: server {mlflow_server.uri}" in out
+    assert "auth: bearer token ***" in out
+    assert "message content (prompts, completions, tool arguments): to mlflow; not to otlp" in out
+    assert f"OTLP: ok, a test span was accepted by {endpoint}" in out
+    experiment = MlflowClient(mlflow_server.uri).get_experiment_by_name(service)
+    assert f"experiment {service!r} is id {experiment.experiment_id}" in out
+    assert out.rstrip().endswith("all destinations ok")
+    # The test span really went out, through the configured exporter and headers.
+    [span] = otlp_receiver.wait_for_spans(1)
+    assert span.name == "otel-bridge doctor check"
+    assert span.resource["service.name"] == service
+    assert span.headers["x-api-key"] == SECRET
+
+
+def test_dead_destinations_fail_with_one_line_each(clean_env, capsys):
+    otlp_port, mlflow_port = free_port(), free_port()
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{otlp_port}")
+    clean_env.setenv("MLFLOW_TRACKING_URI", f"http://ops:pa55word@127.0.0.1:{mlflow_port}")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1
+    assert "pa55word" not in out
+    problems = [line.strip() for line in out.splitlines() if "nothing listens" in line]
+    assert problems == [
+        f"OTLP: nothing listens on http://127.0.0.1:{otlp_port} — start Jaeger/the Collector "
+        "or fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        f"MLflow: nothing listens on http://ops:***@127.0.0.1:{mlflow_port} — start it "
+        "(mlflow server --backend-store-uri sqlite:///mlflow.db) or unset MLFLOW_TRACKING_URI "
+        "to use the embedded store",
+    ]
+    assert "2 destination(s) failed" in out
+
+
+def test_a_refusing_otlp_backend_points_at_the_headers(clean_env, capsys, otlp_receiver):
+    otlp_receiver.fail_with(http_status=401)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp_receiver.http_endpoint)
+    clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1
+    [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+    assert "401" in line
+    assert line.endswith(
+        "check OTEL_EXPORTER_OTLP_TRACES_HEADERS (the backend refused the credentials)"
+    )
+
+
+def test_embedded_store_is_checked_without_being_created(clean_env, capsys, tmp_path):
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("OTEL_SERVICE_NAME", "shop")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 0, out
+    assert f"MLflow: embedded store sqlite:///mlflow.db (the default, file {tmp_path}" in out
+    assert "experiment: 'shop'" in out
+    assert "does not exist yet; the first traced run creates it (experiment 'shop')" in out
+    assert not (tmp_path / "mlflow.db").exists()
+
+    MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").create_experiment("shop")
+    code, out, _ = doctor(capsys)
+    assert code == 0, out
+    assert "MLflow: ok, store sqlite:///mlflow.db opened, experiment 'shop' is id 1" in out
+
+
+def test_missing_experiment_id_is_a_failed_destination(clean_env, capsys, tmp_path):
+    clean_env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    clean_env.setenv("MLFLOW_EXPERIMENT_ID", "42")
+    MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()  # create the store
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1
+    assert "MLflow: MLFLOW_EXPERIMENT_ID='42': no such experiment in sqlite:///" in out
+
+
+def test_a_configuration_error_exits_2_with_the_variable_named(tmp_path):
+    # The real command, in its own process: exit code and stream as a user sees them.
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/json",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://localhost:4318/v1/traces",
+    )
+    done = subprocess.run(
+        [str(BIN / "otel-bridge"), "doctor"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "otel-bridge doctor: configuration error: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='http/json': "
+        "unknown protocol; use 'grpc' or 'http/protobuf' (http/json is not supported; use "
+        "http/protobuf)"
+    )
+
+
+def test_a_configuration_error_never_shows_url_credentials(clean_env, capsys):
+    clean_env.setenv("MLFLOW_TRACKING_URI", "http://ops:pa55word@mlflow.internal:50x0")
+
+    code, _, err = doctor(capsys)
+
+    assert code == 2
+    assert "pa55word" not in err
+    assert "MLFLOW_TRACKING_URI='http://ops:***@mlflow.internal:50x0'" in err
+
+
+def test_sdk_disabled_checks_nothing(clean_env, capsys):
+    clean_env.setenv("OTEL_SDK_DISABLED", "true")
+    code, out, _ = doctor(capsys)
+    assert code == 0
+    assert "OTEL_SDK_DISABLED=true: the bridge is off" in out
+    assert "checks:" not in out
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("http://u:p@h:5000", "http://u:***@h:5000"),
+        ("https://token@h", "https://***@h"),
+        (
+            "postgresql://u:p@db/mlflow?password=p&sslmode=require",
+            "postgresql://u:***@db/mlflow?password=***&sslmode=***",
+        ),
+        ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
+        ("http://127.0.0.1:4317", "http://127.0.0.1:4317"),
+    ],
+)
+def test_mask_url(url, masked):
+    assert mask_url(url) == masked
