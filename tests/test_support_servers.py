@@ -78,9 +78,15 @@ def test_clean_env_removes_otel_and_mlflow_variables(
 
 
 # -- OTLP receiver -------------------------------------------------------------------------
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize(
+    ("protocol", "compression"),
+    [("grpc", None), ("http", Compression.Gzip), ("http", Compression.Deflate)],
+)
 def test_sdk_exporter_delivers_spans(
-    clean_env: pytest.MonkeyPatch, otlp_receiver: OtlpReceiver, protocol: str
+    clean_env: pytest.MonkeyPatch,
+    otlp_receiver: OtlpReceiver,
+    protocol: str,
+    compression: Compression | None,
 ) -> None:
     service = f"selftest-{protocol}-{uuid.uuid4().hex[:8]}"
     exporter: SpanExporter
@@ -92,7 +98,7 @@ def test_sdk_exporter_delivers_spans(
         exporter = HttpSpanExporter(
             endpoint=otlp_receiver.http_endpoint,
             headers={"x-tenant": "t1"},
-            compression=Compression.Gzip,
+            compression=compression,
         )
     parent_id, trace_id = _emit_parent_and_child(exporter, service)
 
@@ -108,6 +114,8 @@ def test_sdk_exporter_delivers_spans(
     assert child.scope_name == "tests.support.selftest"
     assert child.protocol == protocol
     assert child.headers["x-tenant"] == "t1"
+    if compression is not None:
+        assert child.headers["content-encoding"] == compression.value
     assert child.start_time_unix_nano <= child.end_time_unix_nano
     assert len(otlp_receiver.requests) == 2  # SimpleSpanProcessor: one request per span
 
