@@ -6,6 +6,7 @@ application's own steps), ``instrumentation_errors()``.
 
 from __future__ import annotations
 
+from otel_bridge.instrumentation.decorator import trace
 from otel_bridge.instrumentation.errors import (
     instrumentation_error_counts,
     instrumentation_errors,
@@ -16,4 +17,5 @@ __all__ = [
     "LiteLLMInstrumentor",
     "instrumentation_error_counts",
     "instrumentation_errors",
+    "trace",
 ]

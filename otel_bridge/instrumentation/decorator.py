@@ -1,0 +1,353 @@
+"""``trace``: spans for the application's own steps (agents, tools, chains), in the same trace.
+
+    @trace
+    def get_action(response): ...
+
+    @trace(span_type="AGENT")
+    def run(self, query): ...
+
+    with trace(name="lookup", span_type="TOOL") as span:
+        ...
+
+Span types: ``AGENT`` -> ``invoke_agent {name}`` (``gen_ai.operation.name=invoke_agent``,
+``gen_ai.agent.name``); ``TOOL`` -> ``execute_tool {name}`` (``gen_ai.tool.name``,
+``gen_ai.tool.call.id`` from a ``tool_call_id`` keyword argument, and as content
+``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result``); any other type (CHAIN, RETRIEVER,
+LLM, PARSER, EMBEDDING, RERANKER, UNKNOWN, ...) -> ``mlflow.spanType`` and, as content,
+``mlflow.spanInputs`` / ``mlflow.spanOutputs`` (JSON), which MLflow shows as the span's inputs and
+outputs. AGENT spans carry ``mlflow.spanInputs`` / ``mlflow.spanOutputs`` too: the root span's
+inputs/outputs are what MLflow's trace list previews.
+
+Content is written only when capture is on (``capture_content``; None follows the instrumentor,
+else ``content_policy_from_env().any``). Exceptions are recorded (status ERROR, ``error.type``)
+and re-raised unchanged. Sync, async, generator and async-generator functions are supported; a
+generator's span lasts until it is exhausted or closed, and the function's span is the current
+span only while its own code runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from otel_bridge.instrumentation import keys, runtime
+from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
+from otel_bridge.instrumentation.errors import record_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AGENT = "AGENT"
+TOOL = "TOOL"
+_MAX_ITEMS = 1000  # generator items kept for the span's outputs
+_tracers: dict[int, Tracer] = {}
+
+
+def _tracer() -> Tracer:
+    provider = runtime.tracer_provider
+    key = id(provider)
+    tracer = _tracers.get(key)
+    if tracer is None:
+        tracer = otel_trace.get_tracer("otel_bridge.trace", "0.1.0", provider)
+        _tracers[key] = tracer
+    return tracer
+
+
+def _capture(explicit: bool | None) -> bool:
+    if explicit is not None:
+        return explicit
+    if runtime.capture_content is not None:
+        return runtime.capture_content
+    try:
+        from otel_bridge.config import content_policy_from_env
+
+        return content_policy_from_env().any
+    except Exception:
+        record_error("content_policy")
+        return False
+
+
+def _max_length() -> int:
+    return runtime.max_content_length or DEFAULT_MAX_CONTENT_LENGTH
+
+
+class _Step:
+    """One traced step: how to name it, what to put on its span at start and at end."""
+
+    __slots__ = ("attributes", "capture", "name", "signature", "span_type")
+
+    def __init__(
+        self,
+        name: str | None,
+        span_type: str,
+        attributes: Mapping[str, Any] | None,
+        capture: bool | None,
+    ) -> None:
+        self.name = name
+        self.span_type = (span_type or "UNKNOWN").upper()
+        self.attributes = dict(attributes) if attributes else None
+        self.capture = capture
+        self.signature: inspect.Signature | None = None
+
+    def span_name(self, name: str) -> str:
+        if self.span_type == AGENT:
+            return f"invoke_agent {name}"
+        if self.span_type == TOOL:
+            return f"execute_tool {name}"
+        return name
+
+    def start(self, name: str, inputs: Callable[[], Any] | None, kwargs: Mapping[str, Any]) -> Span:
+        attrs: dict[str, Any] = {}
+        capture = _capture(self.capture)
+        kind = SpanKind.INTERNAL
+        try:
+            if self.span_type == AGENT:
+                attrs[keys.OPERATION_NAME] = "invoke_agent"
+                attrs[keys.AGENT_NAME] = name
+            elif self.span_type == TOOL:
+                attrs[keys.OPERATION_NAME] = "execute_tool"
+                attrs[keys.TOOL_NAME] = name
+                attrs[keys.TOOL_TYPE] = "function"
+                call_id = kwargs.get("tool_call_id")
+                if call_id is not None:
+                    attrs[keys.TOOL_CALL_ID] = str(call_id)
+            else:
+                attrs[keys.MLFLOW_SPAN_TYPE] = self.span_type
+            if self.attributes:
+                attrs.update(self.attributes)
+            if capture and inputs is not None:
+                key = keys.TOOL_CALL_ARGUMENTS if self.span_type == TOOL else keys.SPAN_INPUTS
+                attrs[key] = to_json(inputs(), _max_length())
+        except Exception:
+            record_error("trace_start")
+        return _tracer().start_span(self.span_name(name), kind=kind, attributes=attrs)
+
+    def finish(self, span: Span, result: Any, has_result: bool) -> None:
+        try:
+            if has_result and _capture(self.capture):
+                key = keys.TOOL_CALL_RESULT if self.span_type == TOOL else keys.SPAN_OUTPUTS
+                span.set_attribute(key, to_json(result, _max_length()))
+        except Exception:
+            record_error("trace_end")
+        span.end()
+
+    @staticmethod
+    def fail(span: Span, exc: BaseException) -> None:
+        try:
+            span.set_attribute(keys.ERROR_TYPE, type(exc).__qualname__)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
+        except Exception:
+            record_error("trace_error")
+        span.end()
+
+    # -- decorating ------------------------------------------------------------------------
+
+    def default_name(self, func: Callable[..., Any]) -> str:
+        if self.name:
+            return self.name
+        qualname = getattr(func, "__qualname__", "") or ""
+        qualname = qualname.rsplit(".<locals>.", 1)[-1]
+        if self.span_type == AGENT and "." in qualname:
+            return qualname.rsplit(".", 1)[0]  # a method: the agent is its class
+        return getattr(func, "__name__", None) or "step"
+
+    def inputs_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        def inputs() -> Any:
+            signature = self.signature
+            if signature is None:
+                return {"args": list(args), "kwargs": kwargs}
+            try:
+                bound = signature.bind_partial(*args, **kwargs)
+            except TypeError:
+                return {"args": list(args), "kwargs": kwargs}
+            values = dict(bound.arguments)
+            for name in ("self", "cls"):
+                values.pop(name, None)
+            for name, param in signature.parameters.items():
+                if param.kind is param.VAR_KEYWORD and name in values:
+                    values.update(values.pop(name))
+            return values
+
+        return inputs
+
+    def decorate(self, func: F) -> F:
+        try:
+            self.signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            self.signature = None
+        name = self.default_name(func)
+        step = self
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                items: list[Any] = []
+                agen = func(*args, **kwargs)
+                sent: Any = None
+                thrown: BaseException | None = None
+                while True:
+                    token = otel_context.attach(otel_trace.set_span_in_context(span))
+                    try:
+                        if thrown is not None:
+                            item = await agen.athrow(thrown)
+                        else:
+                            item = await agen.asend(sent)
+                    except StopAsyncIteration:
+                        step.finish(span, items, True)
+                        return
+                    except BaseException as exc:
+                        step.fail(span, exc)
+                        raise
+                    finally:
+                        otel_context.detach(token)
+                    if len(items) < _MAX_ITEMS:
+                        items.append(item)
+                    try:
+                        sent, thrown = (yield item), None
+                    except GeneratorExit:
+                        await agen.aclose()
+                        step.finish(span, items, True)
+                        raise
+                    except BaseException as exc:
+                        sent, thrown = None, exc
+
+            return agen_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                items: list[Any] = []
+                gen = func(*args, **kwargs)
+                sent: Any = None
+                thrown: BaseException | None = None
+                while True:
+                    token = otel_context.attach(otel_trace.set_span_in_context(span))
+                    try:
+                        item = gen.throw(thrown) if thrown is not None else gen.send(sent)
+                    except StopIteration as stop:
+                        step.finish(span, items, True)
+                        return stop.value
+                    except BaseException as exc:
+                        step.fail(span, exc)
+                        raise
+                    finally:
+                        otel_context.detach(token)
+                    if len(items) < _MAX_ITEMS:
+                        items.append(item)
+                    try:
+                        sent, thrown = (yield item), None
+                    except GeneratorExit:
+                        gen.close()
+                        step.finish(span, items, True)
+                        raise
+                    except BaseException as exc:
+                        sent, thrown = None, exc
+
+            return gen_wrapper  # type: ignore[return-value]
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                token = otel_context.attach(otel_trace.set_span_in_context(span))
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    step.fail(span, exc)
+                    raise
+                finally:
+                    otel_context.detach(token)
+                step.finish(span, result, True)
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+            token = otel_context.attach(otel_trace.set_span_in_context(span))
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                step.fail(span, exc)
+                raise
+            finally:
+                otel_context.detach(token)
+            step.finish(span, result, True)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+
+class _Trace:
+    """What ``trace(...)`` returns without a function: a decorator and a context manager."""
+
+    def __init__(self, step: _Step) -> None:
+        self._step = step
+        self._active: list[tuple[Span, object]] = []
+
+    def __call__(self, func: F) -> F:
+        return self._step.decorate(func)
+
+    def __enter__(self) -> Span:
+        step = self._step
+        span = step.start(step.name or step.span_type.lower(), None, {})
+        token = otel_context.attach(otel_trace.set_span_in_context(span))
+        self._active.append((span, token))
+        return span
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        span, token = self._active.pop()
+        otel_context.detach(token)  # type: ignore[arg-type]
+        if exc is not None:
+            self._step.fail(span, exc)
+        else:
+            self._step.finish(span, None, False)
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+@overload
+def trace(func: F) -> F: ...
+
+
+@overload
+def trace(
+    func: None = None,
+    *,
+    name: str | None = None,
+    span_type: str = "CHAIN",
+    attributes: Mapping[str, Any] | None = None,
+    capture_content: bool | None = None,
+) -> _Trace: ...
+
+
+def trace(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    span_type: str = "CHAIN",
+    attributes: Mapping[str, Any] | None = None,
+    capture_content: bool | None = None,
+) -> Any:
+    """Trace a function (``@trace``, ``@trace(span_type="AGENT")``) or a block
+    (``with trace(name="step", span_type="TOOL") as span:``). See the module docstring."""
+    step = _Step(name, span_type, attributes, capture_content)
+    if func is not None:
+        return step.decorate(func)
+    return _Trace(step)
