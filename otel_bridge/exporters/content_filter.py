@@ -8,26 +8,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_bridge.content_keys import CONTENT_ATTRIBUTES
+from otel_bridge.exporters.spans import replace_span
 
 
 def without_content(span: ReadableSpan) -> ReadableSpan:
     attributes = span.attributes or {}
     if not any(key in CONTENT_ATTRIBUTES for key in attributes):
         return span
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={k: v for k, v in attributes.items() if k not in CONTENT_ATTRIBUTES},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    kept = {k: v for k, v in attributes.items() if k not in CONTENT_ATTRIBUTES}
+    return replace_span(span, attributes=kept)
 
 
 class ContentFilterExporter(SpanExporter):

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_bridge.config import MlflowSettings, load_settings
 from otel_bridge.exporters.retry import RetryableError, RetryPolicy
+from otel_bridge.exporters.spans import replace_span
 
 from .experiments import resolve_experiment_id
 from .transports import RejectedError, ServerTransport, StoreTransport, Transport
@@ -50,7 +51,7 @@ class MlflowSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         deadline = time.monotonic() + self._export_timeout
         try:
-            self._transport.send(encode_spans(spans), deadline)
+            self._transport.send(encode_spans([rooted_here(span) for span in spans]), deadline)
         except RejectedError as error:
             self._warn_once("rejected", "MLflow rejected %d spans: %s", len(spans), error)
             return SpanExportResult.FAILURE
@@ -76,6 +77,15 @@ class MlflowSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def rooted_here(span: ReadableSpan) -> ReadableSpan:
+    """A span whose parent lives in another process (a caller's ``traceparent``) is the
+    root of the trace for MLflow, which never receives that parent: a trace must not be
+    left without a root there. The trace id stays the same; the OTLP copy keeps its parent."""
+    if span.parent is not None and span.parent.is_remote:
+        return replace_span(span, parent=None)
+    return span
 
 
 def _settings_from_env() -> MlflowSettings:
