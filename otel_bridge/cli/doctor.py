@@ -223,8 +223,10 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
         problem = _server_problem(mlflow)
         if problem:
             return Check("MLflow", False, problem)
+    if mlflow.embedded:
+        import mlflow as _mlflow  # noqa: F401 - its import resets its loggers: import before quieting
     try:
-        with _quiet("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
+        with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
             experiment_id = resolve_experiment_id(mlflow)
     except ConfigError as error:
         return Check("MLflow", False, safe_error(error))
@@ -410,7 +412,8 @@ def _captured_logs(name: str) -> Iterator[list[str]]:
 
 
 @contextmanager
-def _quiet(*names: str) -> Iterator[None]:
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """Raise these loggers to WARNING for the block (MLflow's INFO lines on store creation)."""
     loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
