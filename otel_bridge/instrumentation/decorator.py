@@ -172,6 +172,8 @@ class _Step:
             for name, param in signature.parameters.items():
                 if param.kind is param.VAR_KEYWORD and name in values:
                     values.update(values.pop(name))
+            if self.span_type == TOOL:
+                values.pop("tool_call_id", None)  # recorded as gen_ai.tool.call.id
             return values
 
         return inputs

@@ -1,4 +1,4 @@
-"""Failures: status ERROR, error.type, the exception recorded, and the caller gets the same object."""
+"""Failures: status ERROR, error.type, exception recorded; the caller gets the same object."""
 
 from __future__ import annotations
 

@@ -1,0 +1,120 @@
+"""Stream lifetimes: the span ends when the stream ends, breaks, is closed or is dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import litellm
+import pytest
+import wrapt
+from opentelemetry.trace import StatusCode
+
+from tests.support.openai_server import Reply
+
+from .helpers import USER, attrs, json_attr, llm_spans, one_span, server_kwargs
+
+
+def _stream(server, **extra):
+    return litellm.completion(
+        model="openai/gpt-4o-mini",
+        messages=USER,
+        stream=True,
+        stream_options={"include_usage": True},
+        **server_kwargs(server),
+        **extra,
+    )
+
+
+def test_stream_is_a_transparent_proxy(instrumented, exporter, openai_server):
+    stream = _stream(openai_server)
+    assert isinstance(stream, wrapt.ObjectProxy)
+    assert isinstance(stream, litellm.CustomStreamWrapper)
+    assert stream.model == stream.__wrapped__.model
+    assert stream.custom_llm_provider == "openai"
+    list(stream)
+    assert len(llm_spans(exporter)) == 1
+
+
+def test_broken_mid_stream(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="alpha beta gamma delta epsilon", break_stream_after=3))
+    stream = _stream(openai_server)
+    received = []
+    with pytest.raises(Exception) as caught:
+        for chunk in stream:
+            received.append(chunk)
+    span = one_span(exporter)
+    a = attrs(span)
+    assert span.status.status_code is StatusCode.ERROR
+    assert a["error.type"] == type(caught.value).__qualname__
+    assert a["gen_ai.response.time_to_first_chunk"] > 0
+    delivered = "".join(c.choices[0].delta.content or "" for c in received if c.choices)
+    assert delivered.startswith("alpha")
+    assert json_attr(span, "gen_ai.output.messages")[0]["parts"] == [
+        {"type": "text", "content": delivered}
+    ]
+
+
+def test_abandoned_stream_ends_on_gc(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="one two three four"))
+    stream = _stream(openai_server)
+    next(stream)
+    assert not llm_spans(exporter)
+    del stream
+    gc.collect()
+    span = one_span(exporter)
+    assert span.end_time is not None
+    assert span.status.status_code is StatusCode.UNSET
+    assert attrs(span)["gen_ai.response.time_to_first_chunk"] > 0
+
+
+def test_closed_early(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="one two three four"))
+    stream = _stream(openai_server)
+    next(stream)
+    stream.close()
+    span = one_span(exporter)
+    assert span.status.status_code is StatusCode.UNSET
+    stream.close()  # idempotent
+    assert len(llm_spans(exporter)) == 1
+
+
+def test_async_stream_abandoned_and_closed(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="one two three"), Reply(content="four five six"))
+
+    async def run() -> None:
+        first = await litellm.acompletion(
+            model="openai/gpt-4o-mini", messages=USER, stream=True, **server_kwargs(openai_server)
+        )
+        await first.__anext__()
+        await first.aclose()
+        second = await litellm.acompletion(
+            model="openai/gpt-4o-mini", messages=USER, stream=True, **server_kwargs(openai_server)
+        )
+        await second.__anext__()
+        del second
+        gc.collect()
+
+    asyncio.run(run())
+    assert len(llm_spans(exporter)) == 2
+
+
+def test_context_manager_stream(instrumented, exporter, openai_server):
+    with _stream(openai_server) as stream:
+        next(stream)
+    assert len(llm_spans(exporter)) == 1
+
+
+def test_text_completion_stream(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="a streamed completion"))
+    stream = litellm.text_completion(
+        model="openai/gpt-3.5-turbo-instruct",
+        prompt="hi",
+        stream=True,
+        **server_kwargs(openai_server),
+    )
+    text = "".join(c.choices[0].text or "" for c in stream if c.choices)
+    span = one_span(exporter)
+    assert text == "a streamed completion"
+    assert attrs(span)["gen_ai.response.finish_reasons"] == ("stop",)
+    assert json_attr(span, "gen_ai.output.messages")[0]["parts"][0]["content"] == text
