@@ -1,0 +1,88 @@
+"""Each example runs offline under `otel-bridge run`; its trace is checked in MLflow and OTLP."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.e2e.apps import BIN, REPO_ROOT, base_env
+
+pytestmark = pytest.mark.e2e
+
+PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
+ANSWER = "It's rainy in Paris today, so take an umbrella."
+
+
+def run_example(name: str, cwd: Path, **env: str) -> tuple[str, list]:
+    """Run examples/<name>.py under otel-bridge run; its trace id and MLflow spans."""
+    environment = base_env(OTEL_SERVICE_NAME=f"example-{name}", **env)
+    for key in PROVIDER_KEYS:
+        environment.pop(key, None)
+    cmd = [
+        str(BIN / "otel-bridge"),
+        "run",
+        "--",
+        sys.executable,
+        str(REPO_ROOT / "examples" / f"{name}.py"),
+    ]
+    done = subprocess.run(
+        cmd, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ANSWER in done.stdout.splitlines()
+    match = re.search(r"^trace id: ([0-9a-f]{32})$", done.stdout, re.MULTILINE)
+    assert match, done.stdout
+    trace_id = match.group(1)
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"example-{name}")
+    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    assert trace.info.trace_id == f"tr-{trace_id}"
+    return trace_id, sorted(trace.data.spans, key=lambda s: s.start_time_ns)
+
+
+def test_tool_calls(tmp_path, otlp_receiver):
+    trace_id, spans = run_example(
+        "tool_calls", tmp_path, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint
+    )
+    root, first, tool, second = spans
+    assert root.name == "weather-question" and root.parent_id is None
+    assert [(s.span_type, s.parent_id) for s in (first, tool, second)] == [
+        ("CHAT_MODEL", root.span_id),
+        ("TOOL", root.span_id),
+        ("CHAT_MODEL", root.span_id),
+    ]
+    # The tools offered, the call the model asked for, the tool's run, the answer from its result.
+    [offered] = first.get_attribute("gen_ai.tool.definitions")
+    assert (offered["name"], offered["parameters"]["required"]) == ("get_weather", ["location"])
+    [asked] = [p for m in first.outputs for p in m["parts"] if p["type"] == "tool_call"]
+    assert (asked["name"], asked["arguments"]) == ("get_weather", {"location": "Paris"})
+    assert tool.name == "execute_tool get_weather"
+    assert (tool.inputs, tool.outputs) == ({"location": "Paris"}, "rainy")
+    assert any(p.get("type") == "tool_call_response" for m in second.inputs for p in m["parts"])
+    assert ANSWER in str(second.outputs)
+
+    received = otlp_receiver.wait_for_spans(4, lambda s: s.trace_id == trace_id)
+    assert sorted(s.name for s in received) == sorted(s.name for s in spans)
+
+
+def test_agent_is_one_tree(tmp_path):
+    _, spans = run_example("agent", tmp_path)
+    root, *steps = spans
+    assert (root.name, root.span_type, root.parent_id) == ("invoke_agent Agent", "AGENT", None)
+    assert root.inputs == {"query": "What's the weather like in Paris today?"}
+    assert root.outputs == ANSWER
+    assert [(s.name, s.span_type) for s in steps] == [
+        ("chat scripted-weather", "CHAT_MODEL"),
+        ("get_action", "CHAIN"),
+        ("execute_tool get_weather", "TOOL"),
+        ("chat scripted-weather", "CHAT_MODEL"),
+        ("get_action", "CHAIN"),
+    ]
+    assert all(s.parent_id == root.span_id for s in steps)
+    assert steps[1].outputs["type"] == "tool_calls"
+    assert steps[4].outputs == {"type": "answer", "content": ANSWER}
