@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from otel_bridge.demo import WEATHER_TOOL, ScriptedModel, choose_model, get_weather
 from otel_bridge.demo.scripted import answer_from_tools, find_city
 from tests.e2e.apps import BIN, base_env
+from tests.support.openai_payloads import Reply
 
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
 
@@ -30,9 +31,10 @@ class DemoRun:
 
 
 def run_demo(cwd: Path, *args: str, **env: str) -> DemoRun:
-    environment = base_env(**env)
-    for key in PROVIDER_KEYS:  # offline: the scripted model
+    environment = base_env()
+    for key in PROVIDER_KEYS:  # offline (the scripted model) unless the test sets a key
         environment.pop(key, None)
+    environment.update(env)
     done = subprocess.run(
         [str(BIN / "otel-bridge"), "demo", *args],
         cwd=cwd,
@@ -107,6 +109,51 @@ def test_demo_follows_the_service_name_and_the_question(tmp_path):
     experiment = client.get_experiment_by_name("wx-bot")
     [trace] = client.search_traces(locations=[experiment.experiment_id])
     assert trace.info.trace_id == f"tr-{trace_id}"
+
+
+@pytest.mark.e2e
+def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
+    """A provider key and --model: LiteLLM's real HTTP path (the loopback OpenAI server)."""
+    openai_server.enqueue(
+        Reply(
+            tool_calls=[
+                {"id": "call_7", "name": "get_weather", "arguments": '{"location": "Tokyo"}'}
+            ]
+        ),
+        Reply(content="Sunny all day in Tokyo."),
+    )
+    run = run_demo(
+        tmp_path,
+        "--model",
+        "openai/gpt-4o-mini",
+        OPENAI_API_KEY="sk-loopback-secret",
+        OPENAI_API_BASE=openai_server.base_url,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "sk-loopback-secret" not in run.stdout + run.stderr
+    run.line(r"^model: openai/gpt-4o-mini \(--model\)$")
+    run.line(r"get_weather\(\{\"location\": \"Tokyo\"\}\) -> sunny$")
+    run.line(r"^Sunny all day in Tokyo\.$")
+    run.line(r"embedded the answer with text-embedding-3-small: 8 dimensions$")
+    paths = [r.path for r in openai_server.requests]
+    assert paths == ["/v1/chat/completions", "/v1/chat/completions", "/v1/embeddings"]
+    first, second, _ = (r.json for r in openai_server.requests)
+    assert first["tools"][0]["function"]["name"] == "get_weather"
+    assert second["stream"] is True
+    assert second["messages"][-1] == {"role": "tool", "tool_call_id": "call_7", "content": "sunny"}
+    trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("otel-bridge-demo")
+    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    assert trace.info.trace_id == f"tr-{trace_id}"
+    assert sorted(s.span_type for s in trace.data.spans) == [
+        "AGENT",
+        "CHAT_MODEL",
+        "CHAT_MODEL",
+        "EMBEDDING",
+        "TOOL",
+    ]
 
 
 def test_demo_stops_on_a_configuration_error(tmp_path):
