@@ -45,15 +45,41 @@ _SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 _VERSION = "0.1.0"
 
 
-class _Patch:
-    __slots__ = ("attribute", "had_own", "original", "owner", "proxy")
+_MISSING = object()
 
-    def __init__(self, owner: Any, attribute: str, original: Any, proxy: Any, had_own: bool):
+
+class _Patch:
+    """One replaced attribute: ``home.attribute`` held ``original`` (``_MISSING``: nothing of its
+    own) and now holds ``proxy``; ``owner`` is the object the replacement was made through."""
+
+    __slots__ = ("attribute", "home", "original", "owner", "proxy")
+
+    def __init__(self, owner: Any, home: Any, attribute: str, original: Any, proxy: Any):
         self.owner = owner
+        self.home = home
         self.attribute = attribute
         self.original = original
         self.proxy = proxy
-        self.had_own = had_own
+
+    def restore(self) -> None:
+        home, attribute = self.home, self.attribute
+        if isinstance(home, type):
+            if vars(home).get(attribute) is not self.proxy:
+                return  # replaced again by someone else since: leave theirs in place
+            if self.original is _MISSING:
+                delattr(self.owner, attribute)
+            else:
+                setattr(home, attribute, self.original)
+        elif getattr(home, attribute, None) is self.proxy:
+            setattr(home, attribute, self.original)
+
+
+def _static_home(classes: list[type], attribute: str) -> type | None:
+    for cls in classes:
+        for klass in cls.__mro__:
+            if attribute in vars(klass):
+                return klass
+    return None
 
 
 def _function_targets(name: str) -> list[tuple[Any, str]]:
@@ -128,19 +154,43 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._patch_router(settings)
 
     def _patch(self, owner: Any, attribute: str, wrapper: Any) -> None:
+        """Replace ``owner.attribute`` (a module function) by a wrapt proxy of it."""
         try:
             original = getattr(owner, attribute, None)
-            if original is None or not callable(original):
+            if original is None or not callable(original) or _is_ours(original):
                 return
-            if isinstance(original, wrapt.FunctionWrapper) and getattr(
-                original, "_self_otel_bridge", False
-            ):
-                return
-            proxy = wrapt.FunctionWrapper(original, wrapper)
-            proxy._self_otel_bridge = True
-            had_own = isinstance(owner, type) and attribute in vars(owner)
+            proxy = _proxy(original, wrapper)
             setattr(owner, attribute, proxy)
-            self._patches.append(_Patch(owner, attribute, original, proxy, had_own))
+            self._patches.append(_Patch(owner, owner, attribute, original, proxy))
+        except Exception:
+            record_error("patch")
+
+    def _patch_method(self, owner: type, cores: list[type], attribute: str, wrapper: Any) -> None:
+        """Replace a method where it is defined: on ``owner``'s classes or, for a facade class
+        that serves its methods from a core class (LiteLLM's Router), on the core's."""
+        try:
+            home = _static_home([owner, *cores], attribute)
+            if home is not None:
+                original = vars(home)[attribute]
+                if _is_ours(original) or not callable(original):
+                    return
+                proxy = _proxy(original, wrapper)
+                setattr(home, attribute, proxy)
+                self._patches.append(_Patch(owner, home, attribute, original, proxy))
+                return
+            served = getattr(owner, attribute, None)  # an endpoint served by name
+            if served is None or not callable(served) or _is_ours(served):
+                return
+            proxy = _proxy(served, wrapper)
+            setattr(owner, attribute, proxy)
+            landed = next(
+                (k for c in [owner, *cores] for k in c.__mro__ if vars(k).get(attribute) is proxy),
+                None,
+            )
+            if landed is None:  # cannot tell where it went, so could not undo it: undo now
+                delattr(owner, attribute)
+                return
+            self._patches.append(_Patch(owner, landed, attribute, _MISSING, proxy))
         except Exception:
             record_error("patch")
 
@@ -153,28 +203,39 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return
         for op in OPERATIONS:
             try:
-                method = getattr(router, op.name, None)
+                method = getattr(router, op.name, None)  # may import the Router's core module
             except Exception:
                 method = None
             if method is None:
                 continue
             wrapper = make_wrapper(_router_operation(op, method), settings, router=True)
-            self._patch(router, op.name, wrapper)
+            self._patch_method(router, _router_cores(), op.name, wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._settings is not None:
             self._settings.enabled = False
         for patch in reversed(getattr(self, "_patches", [])):
             try:
-                current = getattr(patch.owner, patch.attribute, None)
-                if isinstance(patch.owner, type) and not patch.had_own:
-                    if current is patch.proxy:
-                        delattr(patch.owner, patch.attribute)
-                elif current is patch.proxy:
-                    setattr(patch.owner, patch.attribute, patch.original)
+                patch.restore()
             except Exception:
                 record_error("unpatch")
         self._patches = []
         runtime.tracer_provider = None
         runtime.capture_content = None
         runtime.max_content_length = None
+
+
+def _router_cores() -> list[type]:
+    """Classes that LiteLLM's Router facade (1.110+) serves its methods from."""
+    core = getattr(sys.modules.get("litellm.router_rust.core"), "RustCore", None)
+    return [core] if isinstance(core, type) else []
+
+
+def _proxy(original: Any, wrapper: Any) -> wrapt.FunctionWrapper:
+    proxy = wrapt.FunctionWrapper(original, wrapper)
+    proxy._self_otel_bridge = True
+    return proxy
+
+
+def _is_ours(obj: Any) -> bool:
+    return isinstance(obj, wrapt.FunctionWrapper) and bool(getattr(obj, "_self_otel_bridge", False))
