@@ -7,7 +7,6 @@ import importlib.metadata
 import sys
 
 import litellm
-import pytest
 import wrapt
 from litellm import completion as early_completion  # bound before instrument()
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -49,7 +48,11 @@ def test_uninstrument_restores_the_very_same_objects(instrument, exporter):
     during = _snapshot()
     changed = [key for key in before if during[key] is not before[key]]
     assert len(changed) >= len(OPERATIONS) + 4  # litellm.* names, their homes, Router methods
-    assert [k for k in changed if not isinstance(during[k], (wrapt.FunctionWrapper, wrapt.BoundFunctionWrapper))] == []
+    assert [
+        k
+        for k in changed
+        if not isinstance(during[k], (wrapt.FunctionWrapper, wrapt.BoundFunctionWrapper))
+    ] == []
     instrumentor.uninstrument()
     after = _snapshot()
     assert [(key, after[key]) for key in before if after[key] is not before[key]] == []
