@@ -32,6 +32,7 @@ def demo_command(
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download
     import otel_bridge
 
+    print("otel-bridge demo: setting up tracing (a new MLflow store takes a few seconds)", file=out)
     try:
         # OTEL_SERVICE_NAME wins; unset, the demo's own name (and so the experiment's).
         settings = load_settings()

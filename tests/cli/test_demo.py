@@ -97,23 +97,9 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
 
 
 @pytest.mark.e2e
-def test_demo_follows_the_service_name_and_the_question(tmp_path):
-    run = run_demo(tmp_path, "--question", "Weather in New York?", OTEL_SERVICE_NAME="wx-bot")
-
-    assert run.returncode == 0, run.stdout + run.stderr
-    trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
-    run.line(r"get_weather\(\{\"location\": \"New York\"\}\) -> unknown$")
-    assert "experiment 'wx-bot' → Traces" in run.stdout
-    assert "Jaeger" not in run.stdout  # no OTLP endpoint set
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("wx-bot")
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
-    assert trace.info.trace_id == f"tr-{trace_id}"
-
-
-@pytest.mark.e2e
 def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
-    """A provider key and --model: LiteLLM's real HTTP path (the loopback OpenAI server)."""
+    """A provider key and --model: LiteLLM's real HTTP path (the loopback OpenAI server);
+    OTEL_SERVICE_NAME set: it names the experiment."""
     openai_server.enqueue(
         Reply(
             tool_calls=[
@@ -126,6 +112,9 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
         tmp_path,
         "--model",
         "openai/gpt-4o-mini",
+        "--question",
+        "Is it warm in Tokyo?",
+        OTEL_SERVICE_NAME="wx-bot",
         OPENAI_API_KEY="sk-loopback-secret",
         OPENAI_API_BASE=openai_server.base_url,
     )
@@ -133,6 +122,7 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "sk-loopback-secret" not in run.stdout + run.stderr
     run.line(r"^model: openai/gpt-4o-mini \(--model\)$")
+    run.line(r"^question: Is it warm in Tokyo\?$")
     run.line(r"get_weather\(\{\"location\": \"Tokyo\"\}\) -> sunny$")
     run.line(r"^Sunny all day in Tokyo\.$")
     run.line(r"embedded the answer with text-embedding-3-small: 8 dimensions$")
@@ -141,10 +131,13 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
     first, second, _ = (r.json for r in openai_server.requests)
     assert first["tools"][0]["function"]["name"] == "get_weather"
     assert second["stream"] is True
+    assert first["messages"][-1] == {"role": "user", "content": "Is it warm in Tokyo?"}
     assert second["messages"][-1] == {"role": "tool", "tool_call_id": "call_7", "content": "sunny"}
     trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("otel-bridge-demo")
+    assert "experiment 'wx-bot' → Traces" in run.stdout
+    assert "Jaeger" not in run.stdout  # no OTLP endpoint set
+    experiment = client.get_experiment_by_name("wx-bot")
     [trace] = client.search_traces(locations=[experiment.experiment_id])
     assert trace.info.trace_id == f"tr-{trace_id}"
     assert sorted(s.span_type for s in trace.data.spans) == [
@@ -194,6 +187,14 @@ def test_scripted_model_asks_for_the_tool_then_answers():
     }
     assert model.chat_kwargs(messages[:1], None)["mock_response"].startswith("Which city")
     assert find_city("how about the weather at Mont Blanc") == "Mont Blanc"
+    unknown = [
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c", "function": {"arguments": '{"location": "New York"}'}}],
+        },
+        {"role": "tool", "tool_call_id": "c", "content": "unknown"},
+    ]
+    assert answer_from_tools(unknown).startswith("I have no weather report for New York today")
     assert answer_from_tools([]).startswith("Which city")
     vector = model.embedding_kwargs("hello")["mock_response"]
     assert len(vector) == 16 and vector == model.embedding_kwargs("hello")["mock_response"]

@@ -45,6 +45,7 @@ def dual(
     otlp_receiver_session: OtlpReceiver, openai_server_session, tmp_path_factory
 ) -> InstrumentedRun:
     """One app run with OTEL_TRACES_EXPORTER=otlp,mlflow, shared by the checks below."""
+    otlp_receiver_session.reset_faults()  # the session's receiver, as other tests left it
     cwd = tmp_path_factory.mktemp("instrumented")
     service = f"instrumented-{uuid.uuid4().hex[:8]}"
     env = base_env(
