@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a weather agent (LLM -> get_weather tool -> streamed answer -> "
         "embedding) under one AGENT span, then print the trace id and how to view it.",
     )
-    demo.add_argument("--model", help="LiteLLM model name (default: scripted offline model)")
+    demo.add_argument(
+        "--model",
+        help="LiteLLM model, e.g. gpt-4o-mini; 'scripted': the offline model, the default "
+        "when no OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY is set",
+    )
     demo.add_argument("--question", help="what to ask the agent")
     return parser
 

@@ -147,8 +147,11 @@ def _describe_mlflow(mlflow: MlflowSettings | None, service_name: str | None) ->
             auth = f"basic, user {mlflow.username!r}, password {MASK}"
         else:
             auth = "none"
-        verify = {True: "system CA", False: "not verified (MLFLOW_TRACKING_INSECURE_TLS)"}
-        lines.append(f"  auth: {auth}, TLS: {verify.get(mlflow.verify, mlflow.verify)}")  # type: ignore[call-overload]
+        if isinstance(mlflow.verify, str):
+            tls = f"CA bundle {mlflow.verify}"
+        else:
+            tls = "system CA" if mlflow.verify else "not verified (MLFLOW_TRACKING_INSECURE_TLS)"
+        lines.append(f"  auth: {auth}, TLS: {tls}")
     return lines
 
 
@@ -213,16 +216,15 @@ def _otlp_hint(detail: str, otlp: OtlpSettings) -> str:
 
 
 def check_mlflow(mlflow: MlflowSettings) -> Check:
+    """Embedded: open the store (when it exists). Server: /health, the experiment, /v1/traces."""
     from otel_bridge.exporters.mlflow.experiments import resolve_experiment_id
 
-    if mlflow.embedded:
-        path = store_path(mlflow.tracking_uri)
-        if path is not None and not path.exists():
-            return _check_new_store(path, mlflow)
-    else:
-        problem = _server_problem(mlflow)
-        if problem:
-            return Check("MLflow", False, problem)
+    path = store_path(mlflow.tracking_uri)
+    if path is not None and not path.exists():
+        return _check_new_store(path, mlflow)
+    problem = None if mlflow.embedded else _server_problem(mlflow)
+    if problem:
+        return Check("MLflow", False, problem)
     if mlflow.embedded:
         import mlflow as _mlflow  # noqa: F401 - its import resets its loggers: import before quieting
     try:
@@ -230,9 +232,10 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
             experiment_id = resolve_experiment_id(mlflow)
     except ConfigError as error:
         return Check("MLflow", False, safe_error(error))
-    experiment = f"experiment {mlflow.experiment_name or 'Default'!r} is id {experiment_id}"
+    experiment = f"experiment {_experiment_label(mlflow)} is id {experiment_id}"
     if mlflow.embedded:
-        return Check("MLflow", True, f"store {mask_url(mlflow.tracking_uri)} opened, {experiment}")
+        where = path or mask_url(mlflow.tracking_uri)
+        return Check("MLflow", True, f"store {where} opened, {experiment}")
     problem = _otlp_door_problem(mlflow, experiment_id)
     if problem:
         return Check("MLflow", False, problem)
@@ -242,6 +245,12 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
         f"server {mask_url(mlflow.tracking_uri)} healthy, {experiment}, "
         f"{OTLP_TRACES_PATH} accepts OTLP",
     )
+
+
+def _experiment_label(mlflow: MlflowSettings) -> str:
+    if mlflow.experiment_name:
+        return repr(mlflow.experiment_name)
+    return f"id {mlflow.experiment_id}" if mlflow.experiment_id else "'Default'"
 
 
 def _check_new_store(path: Path, settings: MlflowSettings) -> Check:
@@ -264,7 +273,7 @@ def _check_new_store(path: Path, settings: MlflowSettings) -> Check:
         "MLflow",
         True,
         f"store {path} does not exist yet; the first traced run creates it "
-        f"(experiment {settings.experiment_name or 'Default'!r})",
+        f"(experiment {_experiment_label(settings)})",
     )
 
 

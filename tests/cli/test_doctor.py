@@ -109,7 +109,7 @@ def test_embedded_store_is_checked_without_being_created(clean_env, capsys, tmp_
     MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").create_experiment("shop")
     code, out, _ = doctor(capsys)
     assert code == 0, out
-    assert "MLflow: ok, store sqlite:///mlflow.db opened, experiment 'shop' is id 1" in out
+    assert f"MLflow: ok, store {tmp_path / 'mlflow.db'} opened, experiment 'shop' is id 1" in out
 
 
 def test_missing_experiment_id_is_a_failed_destination(clean_env, capsys, tmp_path):
