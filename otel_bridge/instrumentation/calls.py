@@ -93,7 +93,12 @@ class LLMCall:
             return
         if keys.LITELLM_RESPONSE_COST not in attrs:
             cost = hidden.get("response_cost")
-            if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            # 0.0 with no usage seen (a stream without include_usage) means "unknown"
+            if (
+                isinstance(cost, (int, float))
+                and not isinstance(cost, bool)
+                and (cost > 0 or keys.USAGE_INPUT_TOKENS in attrs)
+            ):
                 attrs[keys.LITELLM_RESPONSE_COST] = float(cost)
         if request.litellm_provider is None and self.deployment is None:
             custom = hidden.get("custom_llm_provider")

@@ -1,8 +1,9 @@
 """Fast, never-raising reads of fields from LiteLLM's response objects, dicts and plain objects.
 
-LiteLLM keeps many response fields in pydantic's ``__pydantic_extra__``; reaching them through
-``getattr`` goes via pydantic's ``__getattr__`` (about 0.6 µs, and an exception when missing).
-Reading the dictionaries directly costs a few tens of nanoseconds.
+LiteLLM keeps many response fields in pydantic's ``__pydantic_extra__`` and deletes unset ones;
+``getattr`` then goes through pydantic's ``__getattr__`` (about 0.6 µs, and 1.5 µs with an
+exception when missing). Reading the dictionaries directly costs a few tens of nanoseconds; a
+per-class cache tells when a miss there means the field is simply absent.
 """
 
 from __future__ import annotations
@@ -10,13 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 _MISSING: Any = object()
+_CACHE_LIMIT = 4096
+_absent_means_none: dict[tuple[type, str], bool] = {}
+
+
+def _decide(cls: type, name: str) -> bool:
+    """True when ``name`` missing from an instance's ``__dict__``/extras means it is absent."""
+    if any(name in vars(klass) for klass in cls.__mro__):
+        return False  # a property, slot or class attribute: ask getattr
+    if getattr(cls, "__pydantic_fields__", None) is not None:
+        return True  # pydantic's __getattr__ serves only extras and private attributes
+    return not any("__getattr__" in vars(klass) for klass in cls.__mro__ if klass is not object)
 
 
 def field(obj: Any, name: str) -> Any:
     """``obj.name`` / ``obj[name]``, or None when absent. Never raises for ordinary objects."""
     if obj is None:
         return None
-    if type(obj) is dict:
+    cls = type(obj)
+    if cls is dict:
         return obj.get(name)
     try:
         values = obj.__dict__
@@ -26,19 +39,23 @@ def field(obj: Any, name: str) -> Any:
         value = values.get(name, _MISSING)
         if value is not _MISSING:
             return value
-    extra = getattr(obj, "__pydantic_extra__", None)
+    extra = getattr(obj, "__pydantic_extra__", None) if values is not None else None
     if extra:
         value = extra.get(name, _MISSING)
         if value is not _MISSING:
             return value
     if isinstance(obj, dict):
         return obj.get(name)
-    cls = type(obj)
-    fields = getattr(cls, "__pydantic_fields__", None)
-    # A pydantic model: a declared field missing from __dict__ was deleted (LiteLLM drops
-    # unset optionals); only a class-level attribute (property, slot) is worth a getattr.
-    if fields is not None and (name in fields or getattr(cls, name, _MISSING) is _MISSING):
-        return None
+    if values is not None:
+        key = (cls, name)
+        absent = _absent_means_none.get(key)
+        if absent is None:
+            absent = _decide(cls, name)
+            if len(_absent_means_none) >= _CACHE_LIMIT:
+                _absent_means_none.clear()
+            _absent_means_none[key] = absent
+        if absent:
+            return None
     try:
         return getattr(obj, name, None)
     except Exception:

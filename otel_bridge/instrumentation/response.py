@@ -57,10 +57,19 @@ def usage_attributes(attrs: dict[str, Any], usage: Any, kind: str) -> None:
 
 
 def hidden_params(response: Any) -> dict[str, Any] | None:
-    try:
-        hidden = response._hidden_params
-    except Exception:
+    """LiteLLM's ``_hidden_params`` (api_base, response_cost, custom_llm_provider, model_id)."""
+    if response is None:
         return None
+    private = getattr(response, "__pydantic_private__", None)  # a slot: no __getattr__
+    hidden = private.get("_hidden_params") if isinstance(private, dict) else None
+    if hidden is None:
+        values = getattr(response, "__dict__", None)
+        hidden = values.get("_hidden_params") if values is not None else None
+    if hidden is None and private is None:
+        try:
+            hidden = getattr(response, "_hidden_params", None)
+        except Exception:
+            return None
     return hidden if isinstance(hidden, dict) else None
 
 

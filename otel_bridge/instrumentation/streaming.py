@@ -25,6 +25,7 @@ from otel_bridge.instrumentation.response import (
 )
 
 _time_ns = time.time_ns
+_EMPTY: dict[str, Any] = {}
 
 
 class StreamState:
@@ -60,64 +61,100 @@ class StreamState:
         self.hidden_source: Any = None
 
     def on_chunk(self, chunk: Any) -> None:
+        # The hot path: LiteLLM's ModelResponseStream keeps ``choices`` in __dict__, its
+        # StreamingChoices and Delta keep their fields in ``__pydantic_extra__``; anything else
+        # (dicts, other objects) goes through ``field``.
         try:
             if not self.first_ns:
                 self.first_ns = _time_ns()
                 self.response_id = field(chunk, "id")
                 self.model = field(chunk, "model")
-            for choice in field(chunk, "choices") or ():
-                reason = field(choice, "finish_reason")
-                if reason or self.capture:
-                    index = field(choice, "index") or 0
-                    if reason:
-                        self.finish_reasons[index] = reason
-                    if self.capture:
-                        self._content(index, choice)
-            usage = field(chunk, "usage")
+            values = getattr(chunk, "__dict__", None)
+            choices = values.get("choices") if values is not None else None
+            if choices is None:
+                choices = field(chunk, "choices")
+            if choices:
+                if self.call.kind == TEXT_COMPLETION:
+                    self._text_choices(choices)
+                else:
+                    for choice in choices:
+                        self._choice(choice)
+            extra = getattr(chunk, "__pydantic_extra__", None) if values is not None else None
+            usage = extra.get("usage") if extra else None
+            if usage is None:
+                usage = values.get("usage") if values is not None else field(chunk, "usage")
             if usage is not None:
                 self.usage = usage
         except Exception:
             record_error("stream_chunk")
 
-    def _content(self, index: int, choice: Any) -> None:
-        if self.call.kind == TEXT_COMPLETION:
-            text = field(choice, "text")
-            delta = None
+    def _choice(self, choice: Any) -> None:
+        extra = getattr(choice, "__pydantic_extra__", None) or _EMPTY
+        if "delta" in extra:
+            reason = extra.get("finish_reason")
+            delta = extra["delta"]
+            index = extra.get("index") or 0
         else:
+            reason = field(choice, "finish_reason")
             delta = field(choice, "delta")
-            if delta is None:
-                return
+            index = field(choice, "index") or 0
+        if reason:
+            self.finish_reasons[index] = reason
+        if not self.capture or delta is None:
+            return
+        delta_extra = getattr(delta, "__pydantic_extra__", None)
+        if delta_extra is not None:
+            delta_values = delta.__dict__
+            text = delta_extra.get("content") or delta_values.get("content")
+            calls = delta_extra.get("tool_calls") or delta_values.get("tool_calls")
+            thought = delta_values.get("reasoning_content") or delta_extra.get("reasoning_content")
+        else:
             text = field(delta, "content")
+            calls = field(delta, "tool_calls")
+            thought = field(delta, "reasoning_content")
         if text:
             pieces = self.texts.get(index)
             if pieces is None:
                 pieces = self.texts[index] = []
             pieces.append(text)
-        if delta is None:
-            return
-        thought = field(delta, "reasoning_content")
         if thought:
             pieces = self.reasoning.get(index)
             if pieces is None:
                 pieces = self.reasoning[index] = []
             pieces.append(thought)
-        calls = field(delta, "tool_calls")
         if calls:
-            for call in calls:
-                key = (index, field(call, "index") or 0)
-                entry = self.tools.get(key)
-                if entry is None:
-                    entry = self.tools[key] = [None, None, []]
-                call_id = field(call, "id")
-                if call_id:
-                    entry[0] = call_id
-                function = field(call, "function")
-                name = field(function, "name")
-                if name:
-                    entry[1] = name
-                arguments = field(function, "arguments")
-                if arguments:
-                    entry[2].append(arguments)
+            self._tool_calls(index, calls)
+
+    def _text_choices(self, choices: Any) -> None:
+        for choice in choices:
+            index = field(choice, "index") or 0
+            reason = field(choice, "finish_reason")
+            if reason:
+                self.finish_reasons[index] = reason
+            if self.capture:
+                text = field(choice, "text")
+                if text:
+                    pieces = self.texts.get(index)
+                    if pieces is None:
+                        pieces = self.texts[index] = []
+                    pieces.append(text)
+
+    def _tool_calls(self, index: int, calls: Any) -> None:
+        for call in calls:
+            key = (index, field(call, "index") or 0)
+            entry = self.tools.get(key)
+            if entry is None:
+                entry = self.tools[key] = [None, None, []]
+            call_id = field(call, "id")
+            if call_id:
+                entry[0] = call_id
+            function = field(call, "function")
+            name = field(function, "name")
+            if name:
+                entry[1] = name
+            arguments = field(function, "arguments")
+            if arguments:
+                entry[2].append(arguments)
 
     def attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {}
