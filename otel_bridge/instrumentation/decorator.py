@@ -45,17 +45,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 AGENT = "AGENT"
 TOOL = "TOOL"
 _MAX_ITEMS = 1000  # generator items kept for the span's outputs
-_tracers: dict[int, Tracer] = {}
+_cached: list[Any] = [object(), None]  # [provider, its tracer]
 
 
 def _tracer() -> Tracer:
+    """The tracer of the provider ``instrument()`` was given (the global one otherwise)."""
     provider = runtime.tracer_provider
-    key = id(provider)
-    tracer = _tracers.get(key)
-    if tracer is None:
-        tracer = otel_trace.get_tracer("otel_bridge.trace", "0.1.0", provider)
-        _tracers[key] = tracer
-    return tracer
+    cached = _cached
+    if cached[0] is not provider or cached[1] is None:
+        cached[1] = otel_trace.get_tracer("otel_bridge.trace", "0.1.0", provider)
+        cached[0] = provider
+    return cached[1]
 
 
 def _capture(explicit: bool | None) -> bool:
