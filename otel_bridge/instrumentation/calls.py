@@ -13,8 +13,14 @@ from otel_bridge.instrumentation import keys
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
-from otel_bridge.instrumentation.providers import provider_name, resolve_model
-from otel_bridge.instrumentation.request import Request, bound, set_server, start_attributes
+from otel_bridge.instrumentation.providers import resolve_model
+from otel_bridge.instrumentation.request import (
+    Request,
+    bound,
+    set_provider,
+    set_server,
+    start_attributes,
+)
 from otel_bridge.instrumentation.response import hidden_params, response_attributes
 
 ACTIVE_CALL: ContextVar[LLMCall | None] = ContextVar("otel_bridge_litellm_call", default=None)
@@ -37,7 +43,16 @@ class Settings:
 
 
 class LLMCall:
-    __slots__ = ("deployment", "kind", "request", "router", "settings", "span", "start_ns")
+    __slots__ = (
+        "deployment",
+        "kind",
+        "recording",
+        "request",
+        "router",
+        "settings",
+        "span",
+        "start_ns",
+    )
 
     def __init__(
         self,
@@ -55,6 +70,8 @@ class LLMCall:
         self.start_ns = start_ns
         self.router = router
         self.deployment: tuple[str, Any, Any] | None = None
+        # A span that is not recorded (sampled out, SDK disabled) gets no further work.
+        self.recording = span.is_recording()
 
     # -- nested calls ---------------------------------------------------------------------------
 
@@ -83,8 +100,7 @@ class LLMCall:
             attrs[keys.LITELLM_MODEL_GROUP] = request.model
             attrs[keys.REQUEST_MODEL] = resolved
             if litellm_provider:
-                attrs[keys.PROVIDER_NAME] = provider_name(litellm_provider)
-                attrs[keys.LITELLM_PROVIDER] = litellm_provider
+                set_provider(attrs, litellm_provider)
             if isinstance(api_base, str) and api_base:
                 attrs[keys.LITELLM_API_BASE] = api_base
                 set_server(attrs, api_base, litellm_provider)
@@ -103,8 +119,7 @@ class LLMCall:
         if request.litellm_provider is None and self.deployment is None:
             custom = hidden.get("custom_llm_provider")
             if isinstance(custom, str) and custom:
-                attrs[keys.PROVIDER_NAME] = provider_name(custom)
-                attrs[keys.LITELLM_PROVIDER] = custom
+                set_provider(attrs, custom)
         if not request.server_known and self.deployment is None:
             api_base = hidden.get("api_base")
             if isinstance(api_base, str) and api_base:
@@ -115,6 +130,9 @@ class LLMCall:
                 attrs[keys.LITELLM_MODEL_ID] = model_id
 
     def end_with_response(self, response: Any) -> None:
+        if not self.recording:
+            self._end()
+            return
         try:
             settings = self.settings
             attrs = response_attributes(self.kind, response, settings.capture, settings.max_length)
@@ -136,6 +154,9 @@ class LLMCall:
         self._end()
 
     def end_with_error(self, exc: BaseException, attrs: dict[str, Any] | None = None) -> None:
+        if not self.recording:
+            self._end()
+            return
         try:
             attrs = dict(attrs) if attrs else {}
             attrs[keys.ERROR_TYPE] = type(exc).__qualname__

@@ -46,6 +46,15 @@ def bound(op: Operation, args: tuple[Any, ...], kwargs: dict[str, Any], name: st
     return value
 
 
+def set_provider(attrs: dict[str, Any], litellm_provider: str | None) -> None:
+    """gen_ai.provider.name, plus LiteLLM's own name when the conventions' differs from it."""
+    provider = provider_name(litellm_provider)
+    if provider:
+        attrs[keys.PROVIDER_NAME] = provider
+        if provider != litellm_provider:
+            attrs[keys.LITELLM_PROVIDER] = litellm_provider
+
+
 def set_server(attrs: dict[str, Any], api_base: Any, litellm_provider: str | None) -> bool:
     """server.address/port from ``api_base``, else the provider's default endpoint.
 
@@ -227,10 +236,7 @@ def start_attributes(
         else:
             model, litellm_provider = resolve_model(raw_model, litellm_provider)
         attrs[keys.REQUEST_MODEL] = model
-    provider = provider_name(litellm_provider)
-    if provider:
-        attrs[keys.PROVIDER_NAME] = provider
-        attrs[keys.LITELLM_PROVIDER] = litellm_provider
+    set_provider(attrs, litellm_provider)
     if op.kind == RESPONSES and litellm_provider in ("openai", "azure"):
         attrs[keys.OPENAI_API_TYPE] = "responses"
     elif op.kind == CHAT and litellm_provider in ("openai", "azure"):

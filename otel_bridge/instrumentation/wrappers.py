@@ -25,7 +25,7 @@ _set_span_in_context = trace.set_span_in_context
 def _succeed(call: LLMCall, result: Any, kwargs: dict[str, Any]) -> Any:
     """Hand the result back: a stream wrapped so the span lives on, anything else ends the span."""
     try:
-        if kwargs.get("stream") and is_stream(result):
+        if call.recording and kwargs.get("stream") and is_stream(result):
             return wrap_stream(call, result)
     except Exception:
         record_error("stream_wrap")

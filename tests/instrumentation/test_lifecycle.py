@@ -171,3 +171,24 @@ def test_odd_argument_values_do_not_break_the_call(instrumented, exporter):
     assert a["litellm.request.tags"] == ("solo",)
     assert a["session.id"] == "42"
     assert instrumentation_errors() == before
+
+
+def test_sampled_out_calls_are_passed_through(exporter):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = LiteLLMInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=True)
+    try:
+        stream = litellm.completion(
+            model="openai/gpt-4o-mini", messages=USER, mock_response="a b", stream=True
+        )
+        assert not isinstance(stream, wrapt.ObjectProxy)  # no proxy for a span nobody records
+        list(stream)
+        litellm.completion(model="openai/gpt-4o-mini", messages=USER, mock_response="x")
+    finally:
+        instrumentor.uninstrument()
+    assert not exporter.get_finished_spans()
