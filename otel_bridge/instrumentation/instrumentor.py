@@ -31,7 +31,7 @@ from typing import Any
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.trace import get_tracer
+from opentelemetry.trace import TracerProvider, get_tracer
 
 from otel_bridge.instrumentation import runtime
 from otel_bridge.instrumentation.calls import Settings
@@ -125,6 +125,26 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
+
+    def instrument(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        capture_content: bool | None = None,
+        max_content_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Patch LiteLLM; a second call while instrumented does nothing."""
+        super().instrument(
+            tracer_provider=tracer_provider,
+            capture_content=capture_content,
+            max_content_length=max_content_length,
+            **kwargs,
+        )
+
+    def uninstrument(self, **kwargs: Any) -> None:
+        """Put every patched attribute back (the very same original objects)."""
+        super().uninstrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")

@@ -118,3 +118,55 @@ def test_text_completion_stream(instrumented, exporter, openai_server):
     assert text == "a streamed completion"
     assert attrs(span)["gen_ai.response.finish_reasons"] == ("stop",)
     assert json_attr(span, "gen_ai.output.messages")[0]["parts"][0]["content"] == text
+
+
+def test_async_text_completion_and_responses_streams(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="async text"), Reply(content="async events"))
+
+    async def run() -> None:
+        text = await litellm.atext_completion(
+            model="openai/gpt-3.5-turbo-instruct",
+            prompt="hi",
+            stream=True,
+            **server_kwargs(openai_server),
+        )
+        async for _ in text:
+            pass
+        events = await litellm.aresponses(
+            model="openai/gpt-4o-mini", input="hi", stream=True, **server_kwargs(openai_server)
+        )
+        async for _ in events:
+            pass
+
+    asyncio.run(run())
+    spans = llm_spans(exporter)
+    assert [s.name for s in spans] == ["text_completion gpt-3.5-turbo-instruct", "chat gpt-4o-mini"]
+    texts = [json_attr(s, "gen_ai.output.messages")[0]["parts"][0]["content"] for s in spans]
+    assert texts == ["async text", "async events"]
+    assert all(attrs(s)["gen_ai.response.time_to_first_chunk"] > 0 for s in spans)
+
+
+def test_router_async_stream(instrumented, exporter, openai_server):
+    openai_server.enqueue(Reply(content="routed async"))
+    router = litellm.Router(
+        model_list=[
+            {
+                "model_name": "gpt",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": openai_server.base_url,
+                    "api_key": "sk-test",
+                },
+            }
+        ],
+        num_retries=0,
+    )
+
+    async def run() -> str:
+        stream = await router.acompletion(model="gpt", messages=USER, stream=True)
+        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+    assert asyncio.run(run()) == "routed async"
+    span = one_span(exporter)
+    assert attrs(span)["litellm.router.model_group"] == "gpt"
+    assert json_attr(span, "gen_ai.output.messages")[0]["parts"][0]["content"] == "routed async"
