@@ -120,7 +120,8 @@ class LLMCall:
             custom = hidden.get("custom_llm_provider")
             if isinstance(custom, str) and custom:
                 set_provider(attrs, custom)
-        if not request.server_known and self.deployment is None:
+        deployment_base = self.deployment[1] if self.deployment is not None else None
+        if not request.server_known and not deployment_base:
             api_base = hidden.get("api_base")
             if isinstance(api_base, str) and api_base:
                 set_server(attrs, api_base, None)
