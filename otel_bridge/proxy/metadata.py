@@ -1,0 +1,257 @@
+"""What a LiteLLM proxy callback knows about a request, read from its ``kwargs``.
+
+Everything here reads LiteLLM's own structures (checked against litellm 1.108-1.110):
+
+* ``kwargs["standard_logging_object"]`` (``StandardLoggingPayload``): ``request_tags``,
+  ``model_group``, ``model_id``, ``api_base``, ``end_user``, ``session_id``, ``response_cost``,
+  ``error_information``, and in ``metadata`` the key's identity (``user_api_key_hash``,
+  ``user_api_key_alias``, ``user_api_key_team_id`` / ``_team_alias``, ``user_api_key_user_id``,
+  ``user_api_key_org_id`` / ``_org_alias``, ``user_api_key_end_user_id``);
+* ``kwargs["litellm_params"]["metadata"]`` (``litellm_metadata`` for the Responses and
+  Anthropic routes): the client's request headers under ``headers`` (``traceparent`` among them)
+  and the client's own metadata under ``requester_metadata``.
+
+Only named fields are read, and only plain strings leave this module: the key itself, the
+master key, upstream ``api_key`` values and any ``Authorization`` value are never copied; they
+are collected instead (:func:`known_secrets`) so that free text (error messages) can be scrubbed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# LiteLLM adds "User-Agent: <agent>" entries of its own to the request tags.
+_LITELLM_TAG_PREFIXES = ("User-Agent:",)
+# Tag keys a client may not set as MLflow trace tags: MLflow's own namespace, and ours, which
+# carries the identity the proxy authenticated (a client must not be able to forge it).
+RESERVED_TAG_PREFIXES = ("mlflow.", "litellm.")
+
+_METADATA_FIELDS = ("metadata", "litellm_metadata")
+# Headers whose values are credentials in any LiteLLM setup (proxy key, forwarded provider keys).
+_SECRET_HEADER_WORDS = (
+    "authorization",
+    "api-key",
+    "api_key",
+    "apikey",
+    "token",
+    "secret",
+    "cookie",
+)
+_MIN_SECRET_LENGTH = 6
+REDACTED = "[REDACTED]"
+# Credentials in free text: bearer tokens and OpenAI/LiteLLM style keys ("sk-...").
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made the request, as the proxy authenticated it. Hashes and names only."""
+
+    key_hash: str | None = None
+    key_alias: str | None = None
+    team_id: str | None = None
+    team_alias: str | None = None
+    user_id: str | None = None
+    org_id: str | None = None
+    org_alias: str | None = None
+    end_user: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The model group the client asked for and the deployment the proxy's router used."""
+
+    model_group: str | None = None
+    model_id: str | None = None
+    model: str | None = None  # the deployment's LiteLLM model, e.g. "openai/gpt-4o-mini"
+    api_base: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestMetadata:
+    tags: list[str] = field(default_factory=list)
+    session_id: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+
+
+def text_value(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def standard_logging_object(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    slo = kwargs.get("standard_logging_object")
+    return slo if isinstance(slo, Mapping) else {}
+
+
+def litellm_metadata(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The proxy's request metadata (``litellm_params.metadata`` or ``.litellm_metadata``)."""
+    params = kwargs.get("litellm_params")
+    for source in (params, kwargs):
+        if not isinstance(source, Mapping):
+            continue
+        for name in _METADATA_FIELDS:
+            found = source.get(name)
+            if isinstance(found, Mapping) and found:
+                return found
+    return {}
+
+
+def request_headers(kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """The client's request headers, names lower-cased (empty when LiteLLM kept none)."""
+    metadata = litellm_metadata(kwargs)
+    candidates = [metadata.get("headers")]
+    requester = metadata.get("requester_metadata")
+    if isinstance(requester, Mapping):
+        candidates.append(requester.get("headers"))
+    server_request = (kwargs.get("litellm_params") or {}).get("proxy_server_request")
+    if isinstance(server_request, Mapping):
+        candidates.append(server_request.get("headers"))
+    for headers in candidates:
+        if isinstance(headers, Mapping) and headers:
+            return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+    return {}
+
+
+def request_tags(kwargs: Mapping[str, Any]) -> list[str]:
+    """The request's tags, in order, without LiteLLM's own ``User-Agent: ...`` entries."""
+    raw = standard_logging_object(kwargs).get("request_tags")
+    if not isinstance(raw, (list, tuple)):
+        raw = litellm_metadata(kwargs).get("tags")
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        return []
+    tags: list[str] = []
+    for tag in raw:
+        if not isinstance(tag, str) or not tag.strip() or tag.startswith(_LITELLM_TAG_PREFIXES):
+            continue
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def request_metadata(kwargs: Mapping[str, Any]) -> RequestMetadata:
+    """Tags and the client's session / conversation / user ids from its own metadata."""
+    slo = standard_logging_object(kwargs)
+    requester = litellm_metadata(kwargs).get("requester_metadata")
+    requester = requester if isinstance(requester, Mapping) else {}
+    return RequestMetadata(
+        tags=request_tags(kwargs),
+        session_id=text_value(slo.get("session_id")) or text_value(requester.get("session_id")),
+        conversation_id=text_value(requester.get("conversation_id")),
+        user_id=text_value(requester.get("user_id")),
+    )
+
+
+def identity(kwargs: Mapping[str, Any]) -> Identity:
+    slo = standard_logging_object(kwargs)
+    slo_md = slo.get("metadata")
+    sources = [s for s in (slo_md, litellm_metadata(kwargs)) if isinstance(s, Mapping)]
+
+    def first(name: str) -> str | None:
+        for source in sources:
+            value = text_value(source.get(name))
+            if value is not None:
+                return value
+        return None
+
+    return Identity(
+        key_hash=first("user_api_key_hash"),
+        key_alias=first("user_api_key_alias"),
+        team_id=first("user_api_key_team_id"),
+        team_alias=first("user_api_key_team_alias"),
+        user_id=first("user_api_key_user_id"),
+        org_id=first("user_api_key_org_id"),
+        org_alias=first("user_api_key_org_alias"),
+        end_user=text_value(slo.get("end_user"))
+        or first("user_api_key_end_user_id")
+        or text_value(kwargs.get("user")),
+    )
+
+
+def deployment(kwargs: Mapping[str, Any]) -> Deployment:
+    slo = standard_logging_object(kwargs)
+    params = kwargs.get("litellm_params")
+    params = params if isinstance(params, Mapping) else {}
+    metadata = litellm_metadata(kwargs)
+    hidden = slo.get("hidden_params")
+    hidden = hidden if isinstance(hidden, Mapping) else {}
+    return Deployment(
+        model_group=text_value(slo.get("model_group")) or text_value(metadata.get("model_group")),
+        model_id=text_value(slo.get("model_id")) or text_value(hidden.get("model_id")),
+        model=text_value(slo.get("model")),
+        api_base=text_value(slo.get("api_base")) or text_value(params.get("api_base")),
+    )
+
+
+# --- secret hygiene -------------------------------------------------------------------------
+
+
+def _proxy_master_key() -> str | None:
+    """The running proxy's master key (from its config or LITELLM_MASTER_KEY), if loaded."""
+    server = sys.modules.get("litellm.proxy.proxy_server")
+    value = getattr(server, "master_key", None) if server is not None else None
+    return value if isinstance(value, str) else None
+
+
+def _is_secret_header(name: str) -> bool:
+    return any(word in name for word in _SECRET_HEADER_WORDS)
+
+
+def known_secrets(kwargs: Mapping[str, Any]) -> frozenset[str]:
+    """Credential values this call carries: to be scrubbed from any text that leaves."""
+    found: set[str] = set()
+
+    def add(value: Any) -> None:
+        if isinstance(value, str) and len(value.strip()) >= _MIN_SECRET_LENGTH:
+            found.add(value.strip())
+
+    add(_proxy_master_key())
+    add(kwargs.get("api_key"))
+    params = kwargs.get("litellm_params")
+    if isinstance(params, Mapping):
+        add(params.get("api_key"))
+    for name, value in request_headers(kwargs).items():
+        if _is_secret_header(name):
+            add(value)
+            scheme, _, credential = value.partition(" ")
+            if credential and scheme.lower() in ("bearer", "basic"):
+                add(credential)
+    return frozenset(found)
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret and anything shaped like a key or bearer token masked."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def scrub_known(value: Any, secrets: frozenset[str]) -> Any:
+    """An attribute value with the known secrets masked (message content keeps its shape)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, (list, tuple)):
+        return [scrub_known(item, secrets) for item in value]
+    return value

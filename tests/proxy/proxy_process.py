@@ -1,0 +1,155 @@
+"""A real ``litellm --config`` proxy as a subprocess on 127.0.0.1, in its own process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+import yaml
+
+from tests.e2e.apps import REPO_ROOT, base_env
+from tests.support.ports import LOOPBACK, free_port
+
+LITELLM = Path(sys.executable).parent / "litellm"
+VIRTUAL_KEYS_MODULE = Path(__file__).with_name("virtual_keys.py")
+MOCK_CONTENT = "Hello from the mock deployment."
+
+
+def strong_key(prefix: str) -> str:
+    """A key LiteLLM accepts as a master key: long and random."""
+    return f"{prefix}-{secrets.token_urlsafe(24)}"
+
+
+def proxy_config(openai_base_url: str, upstream_key: str, dead_port: int) -> dict[str, Any]:
+    """The tests' proxy: a mock_response deployment, the loopback OpenAI-compatible server, a
+    deployment on a port nobody listens on, and one with a 1 s timeout; no retries."""
+
+    def upstream(model_name: str, api_base: str, **extra: Any) -> dict[str, Any]:
+        params = {"model": "openai/gpt-4o-mini", "api_base": api_base, "api_key": upstream_key}
+        return {"model_name": model_name, "litellm_params": {**params, **extra}}
+
+    return {
+        "model_list": [
+            {
+                "model_name": "mock-gpt",
+                "litellm_params": {"model": "openai/gpt-4o-mini", "mock_response": MOCK_CONTENT},
+            },
+            upstream("loop-gpt", openai_base_url),
+            upstream("dead-gpt", f"http://{LOOPBACK}:{dead_port}/v1"),
+            upstream("slow-gpt", openai_base_url, timeout=1),
+        ],
+        "litellm_settings": {
+            "callbacks": "otel_bridge.proxy.handler",
+            "num_retries": 0,
+            "request_timeout": 10,
+        },
+        "router_settings": {"num_retries": 0},
+        "general_settings": {
+            "custom_auth": "virtual_keys.user_api_key_auth",
+            "custom_auth_settings": {"mode": "auto"},
+        },
+    }
+
+
+class LiteLLMProxy:
+    """``config``: the config as a mapping (written to the work directory, next to the tests'
+    custom auth module) or the path of a config file to use as it is."""
+
+    def __init__(
+        self, workdir: Path, config: Mapping[str, Any] | Path, env: Mapping[str, str]
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.config = config
+        self.env = dict(env)
+        self.port = free_port()
+        self.log_path = self.workdir / "proxy.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 180.0) -> LiteLLMProxy:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.config, Path):
+            config_path = self.config
+        else:
+            config_path = self.workdir / "config.yaml"
+            config_path.write_text(yaml.safe_dump(dict(self.config), sort_keys=False))
+            shutil.copy(VIRTUAL_KEYS_MODULE, self.workdir / VIRTUAL_KEYS_MODULE.name)
+        env = base_env(
+            LITELLM_TELEMETRY="False",
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(REPO_ROOT),
+            **self.env,
+        )
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        command = [str(LITELLM), "--config", str(config_path)]
+        self.process = subprocess.Popen(
+            [*command, "--host", LOOPBACK, "--port", str(self.port)],
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                self.kill()
+                raise RuntimeError(f"litellm proxy exited with {code}:\n{self.log_tail()}")
+            if self._live():
+                return self
+            time.sleep(0.5)
+        self.kill()
+        raise RuntimeError(f"litellm proxy not live after {timeout}s:\n{self.log_tail()}")
+
+    def _live(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/health/liveliness", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def terminate(self, timeout: float) -> float:
+        """SIGTERM the proxy (as an orchestrator would); seconds it took to exit."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.kill()
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """Kill the proxy's process group (whatever is left of it) and close the log."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
