@@ -5,7 +5,8 @@ bridge = otel_bridge.configure()   # reads the standard OTEL_* and MLFLOW_* vari
 """
 
 from otel_bridge.config import ConfigError
+from otel_bridge.instrumentation.decorator import trace
 from otel_bridge.pipeline import Bridge, configure
 
-__all__ = ["Bridge", "ConfigError", "configure"]
+__all__ = ["Bridge", "ConfigError", "configure", "trace"]
 __version__ = "0.1.0"

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from otel_bridge.redaction import mask_url
+
 _logger = logging.getLogger(__name__)
 
 # Defaults shared with collector-config/, docker-compose.yml and the README.
@@ -42,7 +44,8 @@ class ConfigError(ValueError):
     def __init__(self, variable: str, value: object, problem: str) -> None:
         self.variable = variable
         self.value = value
-        super().__init__(f"{variable}={value!r}: {problem}")
+        shown = mask_url(value) if isinstance(value, str) else value
+        super().__init__(f"{variable}={shown!r}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from otel_bridge.exporters.content_filter import ContentFilterExporter
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
 from otel_bridge.exporters.otlp import build_otlp_exporter
 from otel_bridge.exporters.stats import CountingExporter, DestinationStats
+from otel_bridge.redaction import mask_url
 
 _logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _logger = logging.getLogger(__name__)
 class _DestinationProcessor(BatchSpanProcessor):
     """A BatchSpanProcessor that counts the spans its full queue pushes out."""
 
-    def __init__(self, exporter: SpanExporter, stats: DestinationStats, batch: BatchSettings):
+    def __init__(self, exporter: CountingExporter, stats: DestinationStats, batch: BatchSettings):
         super().__init__(
             exporter,
             max_queue_size=batch.max_queue_size,
@@ -41,6 +42,7 @@ class _DestinationProcessor(BatchSpanProcessor):
         )
         self._stats = stats
         self._max_queue_size = batch.max_queue_size
+        self._counting = exporter
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is not None and span.context.trace_flags.sampled:
@@ -52,6 +54,12 @@ class _DestinationProcessor(BatchSpanProcessor):
     def shutdown(self, timeout_millis: float = 30000) -> None:
         # BatchSpanProcessor.shutdown() takes no deadline; its inner processor does.
         self._batch_processor.shutdown(timeout_millis=timeout_millis)
+
+    def count_unsent_as_lost(self) -> None:
+        """After shutdown: what is still queued or being exported will never arrive."""
+        lost = len(getattr(self._batch_processor, "_queue", ())) + self._counting.abandon()
+        if lost:
+            self._stats.add_dropped(lost, "shutdown_deadline")
 
 
 @dataclass
@@ -106,9 +114,12 @@ class Bridge:
             if self._is_shut_down:
                 return True
             self._is_shut_down = True
-        return self._each_destination(
+        finished = self._each_destination(
             _shutdown_processor, timeout or self.settings.shutdown_timeout
         )
+        for destination in self._destinations:
+            destination.processor.count_unsent_as_lost()
+        return finished
 
     def stats(self) -> dict[str, dict[str, object]]:
         """Spans exported and dropped, per destination."""
@@ -161,7 +172,7 @@ def _build_exporters(settings: Settings) -> list[tuple[str, SpanExporter, str]]:
             settings.mlflow, export_timeout=settings.batch.export_timeout_millis / 1000
         )
         where = "embedded store" if settings.mlflow.embedded else "server"
-        uri = settings.mlflow.tracking_uri
+        uri = mask_url(settings.mlflow.tracking_uri)
         built.append(
             ("mlflow", exporter, f"MLflow {where} {uri} experiment {exporter.experiment_id}")
         )

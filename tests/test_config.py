@@ -307,3 +307,11 @@ def test_overrides_replace_their_variables():
 )
 def test_content_policy(env, policy):
     assert content_policy_from_env(env) == policy
+
+
+def test_credentials_in_a_url_never_reach_the_message():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"MLFLOW_TRACKING_URI": "ftp://ops:pa55word@host/x?token=abc"})
+    assert "pa55word" not in str(caught.value)
+    assert "abc" not in str(caught.value)
+    assert "ftp://ops:***@host/x?token=***" in str(caught.value)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from otel_bridge.config import (
     EMBEDDED_TRACKING_URI,
@@ -30,10 +30,10 @@ from otel_bridge.config import (
     Settings,
     load_settings,
 )
+from otel_bridge.redaction import MASK, mask_url
 
 EXIT_OK, EXIT_DESTINATION_FAILED, EXIT_CONFIG_ERROR = 0, 1, 2
 CHECK_TIMEOUT = 3.0  # seconds per network check: a doctor must answer quickly
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def doctor_command(out: TextIO | None = None, err: TextIO | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as error:
-        print(f"otel-bridge doctor: configuration error: {safe_error(error)}", file=err)
+        print(f"otel-bridge doctor: configuration error: {error}", file=err)
         return EXIT_CONFIG_ERROR
     print("otel-bridge doctor: effective configuration", file=out)
     for line in describe(settings):
@@ -231,7 +231,7 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
         with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
             experiment_id = resolve_experiment_id(mlflow)
     except ConfigError as error:
-        return Check("MLflow", False, safe_error(error))
+        return Check("MLflow", False, error)
     experiment = f"experiment {_experiment_label(mlflow)} is id {experiment_id}"
     if mlflow.embedded:
         where = path or mask_url(mlflow.tracking_uri)
@@ -334,32 +334,6 @@ def _otlp_door_problem(mlflow: MlflowSettings, experiment_id: str) -> str | None
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (or a bare user token) and query values replaced by ***."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc and not parts.query:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if sep else f"{MASK}@{host}"
-    query = "&".join(
-        f"{item.partition('=')[0]}={MASK}" if "=" in item else item
-        for item in parts.query.split("&")
-        if item
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def safe_error(error: ConfigError) -> str:
-    """The error's message with any credentials in its value masked."""
-    text = str(error)
-    if isinstance(error.value, str) and error.value:
-        text = text.replace(repr(error.value), repr(mask_url(error.value)))
-    return text
 
 
 def store_path(tracking_uri: str) -> Path | None:

@@ -39,18 +39,33 @@ class CountingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, stats: DestinationStats) -> None:
         self._inner = inner
         self._stats = stats
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._abandoned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock:
+            self._in_flight += len(spans)
+        outcome = "export_error"
         try:
             result = self._inner.export(spans)
-        except Exception:
-            self._stats.add_dropped(len(spans), "export_error")
-            raise
-        if result is SpanExportResult.SUCCESS:
-            self._stats.add_exported(len(spans))
-        else:
-            self._stats.add_dropped(len(spans), "export_failed")
-        return result
+            outcome = "exported" if result is SpanExportResult.SUCCESS else "export_failed"
+            return result
+        finally:
+            with self._lock:
+                self._in_flight -= len(spans)
+                counted = not self._abandoned
+            if counted and outcome == "exported":
+                self._stats.add_exported(len(spans))
+            elif counted:
+                self._stats.add_dropped(len(spans), outcome)
+
+    def abandon(self) -> int:
+        """Give up on the batch being exported (a shutdown deadline passed): its spans are
+        counted by the caller as lost, and a late outcome is no longer counted here."""
+        with self._lock:
+            self._abandoned = True
+            return self._in_flight
 
     def shutdown(self) -> None:
         self._inner.shutdown()

@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from otel_bridge.cli import main
-from otel_bridge.cli.doctor import mask_url
+from otel_bridge.redaction import mask_url
 from tests.e2e.apps import BIN, base_env
 from tests.support.ports import free_port
 

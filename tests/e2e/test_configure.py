@@ -161,3 +161,33 @@ print(json.dumps({"trace_id": trace_id}))
     assert {s.protocol for s in spans} == {protocol}
     assert spans[0].resource["deployment.environment"] == "test"
     assert spans[0].resource["team"] == "ml"
+
+
+def test_shutdown_is_bounded_and_counts_what_a_hanging_backend_never_got(otlp_receiver, tmp_path):
+    otlp_receiver.delay(8)
+    app = (
+        CALL
+        + """
+import time, otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+started = time.monotonic()
+finished = bridge.shutdown(timeout=1.5)
+print(json.dumps({"finished": finished, "took": time.monotonic() - started,
+                  "stats": bridge.stats()}))
+"""
+    )
+    env = base_env(
+        OTEL_SERVICE_NAME="hanging-otlp",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="30",
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    result = run.result
+    assert result["finished"] is False
+    assert result["took"] < 3.0
+    otlp = result["stats"]["otlp"]
+    assert otlp["exported"] == 0
+    assert otlp["dropped_by_reason"] == {"shutdown_deadline": 2}
+    assert result["stats"]["mlflow"]["exported"] == 2
