@@ -116,7 +116,10 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """OpenTelemetry GenAI spans for every LiteLLM call.
 
     ``instrument(tracer_provider=None, capture_content=None, max_content_length=None)``:
-    ``capture_content=None`` follows ``otel_bridge.config.content_policy_from_env().any``;
+    ``capture_content=None`` captures only when the content policy lets content reach the
+    OTLP destination (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` or
+    ``OTEL_BRIDGE_CONTENT_DESTINATIONS`` naming ``otlp``): without the bridge's pipeline no
+    exporter strips content per destination. ``otel_bridge.configure()`` passes its own choice;
     ``max_content_length`` bounds each content attribute (default 64 KiB).
     """
 
@@ -150,9 +153,11 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider = kwargs.get("tracer_provider")
         capture = kwargs.get("capture_content")
         if capture is None:
+            # Not under otel-bridge's pipeline (e.g. opentelemetry-instrument): nothing strips
+            # content per destination, so capture only when the OTLP side may receive it.
             from otel_bridge.config import content_policy_from_env
 
-            capture = content_policy_from_env().any
+            capture = content_policy_from_env().otlp
         max_length = kwargs.get("max_content_length") or DEFAULT_MAX_CONTENT_LENGTH
         tracer = get_tracer(
             "otel_bridge.instrumentation.litellm",

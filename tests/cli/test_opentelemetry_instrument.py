@@ -83,15 +83,34 @@ def test_one_trace_in_the_otlp_receiver_and_in_mlflow(dual, otlp_receiver_sessio
     chat = mlflow_spans["chat gpt-4o-mini"]
     assert chat.span_type == "CHAT_MODEL"
     assert chat.parent_id == mlflow_spans["handle-request"].span_id
+    # No content by default here: nothing could keep it out of the OTLP backend.
+    assert chat.inputs is None
+
+
+def test_content_goes_to_both_when_the_switch_says_so(otlp_receiver, openai_server, tmp_path):
+    service = f"instrumented-content-{uuid.uuid4().hex[:8]}"
+    env = base_env(
+        OTEL_SERVICE_NAME=service,
+        OTEL_TRACES_EXPORTER="otlp,mlflow",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.grpc_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true",
+        TEST_OPENAI_BASE=openai_server.base_url,
+    )
+    run = opentelemetry_instrument(tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    trace_id = run.result["trace_id"]
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == trace_id)
+    llm = next(s for s in spans if s.name == "chat gpt-4o-mini")
+    assert "Hi - i'm openai" in llm.attributes["gen_ai.input.messages"]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(service)
+    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    chat = next(s for s in trace.data.spans if s.name == "chat gpt-4o-mini")
     assert "Hi - i'm openai" in str(chat.inputs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="under opentelemetry-instrument the SDK builds the OTLP exporter, so the bridge's "
-    "per-destination content filter is not in front of it: prompts reach the OTLP backend "
-    "although the documented default sends content to MLflow only",
-)
 def test_content_stays_out_of_the_otlp_backend_by_default(dual, otlp_receiver_session):
     spans = otlp_receiver_session.wait_for_spans(2, lambda s: s.trace_id == dual.trace_id)
     llm = next(s for s in spans if s.name == "chat gpt-4o-mini")

@@ -75,7 +75,10 @@ def test_capture_on_writes_content(instrument, exporter):
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, True),  # the default policy sends content to MLflow
+        # Without the bridge's pipeline nothing strips content per destination: capture only
+        # when the OTLP side may receive it.
+        ({}, False),
+        ({"OTEL_BRIDGE_CONTENT_DESTINATIONS": "mlflow"}, False),
         ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "false"}, False),
         ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}, True),
         ({"OTEL_BRIDGE_CONTENT_DESTINATIONS": "none"}, False),
