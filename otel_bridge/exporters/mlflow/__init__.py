@@ -15,6 +15,7 @@ from otel_bridge.exporters.retry import RetryableError, RetryPolicy
 from otel_bridge.exporters.spans import replace_span
 
 from .experiments import resolve_experiment_id
+from .trace_roots import TraceRoots
 from .transports import RejectedError, ServerTransport, StoreTransport, Transport
 
 __all__ = ["MlflowSpanExporter"]
@@ -45,13 +46,15 @@ class MlflowSpanExporter(SpanExporter):
             else ServerTransport(settings, self.experiment_id, retry_policy or RetryPolicy())
         )
         self._warned: set[str] = set()
+        self._roots = TraceRoots()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
         deadline = time.monotonic() + self._export_timeout
         try:
-            self._transport.send(encode_spans([rooted_here(span) for span in spans]), deadline)
+            spans = self._roots.process([rooted_here(span) for span in spans])
+            self._transport.send(encode_spans(spans), deadline)
         except RejectedError as error:
             self._warn_once("rejected", "MLflow rejected %d spans: %s", len(spans), error)
             return SpanExportResult.FAILURE
