@@ -29,7 +29,9 @@ def demo_command(
     err: TextIO | None = None,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download
+    # Offline by design: no price-map download, no usage telemetry.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import otel_bridge
 
     print("otel-bridge demo: setting up tracing (a new MLflow store takes a few seconds)", file=out)
