@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from otel_bridge.cli.doctor import mask_url, quiet_loggers, safe_error, store_path
+from otel_bridge.cli.doctor import quiet_loggers, store_path
 from otel_bridge.config import ConfigError, MlflowSettings, Settings, load_settings
+from otel_bridge.redaction import mask_url
 
 DEMO_SERVICE_NAME = "otel-bridge-demo"
 DEFAULT_QUESTION = "What's the weather like in Paris today?"
@@ -44,7 +45,7 @@ def demo_command(
         with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
             bridge = otel_bridge.configure(**({} if named else {"service_name": DEMO_SERVICE_NAME}))
     except ConfigError as error:
-        print(f"otel-bridge demo: configuration error: {safe_error(error)}", file=err)
+        print(f"otel-bridge demo: configuration error: {error}", file=err)
         print("otel-bridge doctor shows the whole configuration.", file=err)
         return EXIT_CONFIG_ERROR
 

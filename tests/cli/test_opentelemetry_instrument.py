@@ -87,6 +87,28 @@ def test_one_trace_in_the_otlp_receiver_and_in_mlflow(dual, otlp_receiver_sessio
     assert chat.inputs is None
 
 
+def test_content_stays_out_of_the_otlp_backend_by_default(dual, otlp_receiver_session):
+    spans = otlp_receiver_session.wait_for_spans(2, lambda s: s.trace_id == dual.trace_id)
+    llm = next(s for s in spans if s.name == "chat gpt-4o-mini")
+    assert "gen_ai.input.messages" not in llm.attributes
+
+
+def test_the_distro_alone_exports_to_otlp_only(otlp_receiver, openai_server, tmp_path):
+    """opentelemetry-distro sets OTEL_TRACES_EXPORTER=otlp when unset: MLflow must be named."""
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.grpc_endpoint,
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        TEST_OPENAI_BASE=openai_server.base_url,
+    )
+    run = opentelemetry_instrument(tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert {s.name for s in spans} == {"handle-request", "chat gpt-4o-mini"}
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+# Last: its function-scoped receiver fixture clears the spans the module's `dual` run left.
 def test_content_goes_to_both_when_the_switch_says_so(otlp_receiver, openai_server, tmp_path):
     service = f"instrumented-content-{uuid.uuid4().hex[:8]}"
     env = base_env(
@@ -109,24 +131,3 @@ def test_content_goes_to_both_when_the_switch_says_so(otlp_receiver, openai_serv
     [trace] = client.search_traces(locations=[experiment.experiment_id])
     chat = next(s for s in trace.data.spans if s.name == "chat gpt-4o-mini")
     assert "Hi - i'm openai" in str(chat.inputs)
-
-
-def test_content_stays_out_of_the_otlp_backend_by_default(dual, otlp_receiver_session):
-    spans = otlp_receiver_session.wait_for_spans(2, lambda s: s.trace_id == dual.trace_id)
-    llm = next(s for s in spans if s.name == "chat gpt-4o-mini")
-    assert "gen_ai.input.messages" not in llm.attributes
-
-
-def test_the_distro_alone_exports_to_otlp_only(otlp_receiver, openai_server, tmp_path):
-    """opentelemetry-distro sets OTEL_TRACES_EXPORTER=otlp when unset: MLflow must be named."""
-    env = base_env(
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.grpc_endpoint,
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
-        TEST_OPENAI_BASE=openai_server.base_url,
-    )
-    run = opentelemetry_instrument(tmp_path, env)
-    assert run.returncode == 0, run.stderr
-    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
-    assert {s.name for s in spans} == {"handle-request", "chat gpt-4o-mini"}
-    assert not (tmp_path / "mlflow.db").exists()

@@ -7,6 +7,7 @@ import importlib.metadata
 import sys
 
 import litellm
+import pytest
 import wrapt
 from litellm import completion as early_completion  # bound before instrument()
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -104,6 +105,15 @@ def test_nested_litellm_calls_make_one_span(instrumented, exporter):
     assert len(llm_spans(exporter)) == 3
 
 
+_LITELLM = tuple(int(p) for p in importlib.metadata.version("litellm").split(".")[:2])
+
+
+@pytest.mark.xfail(
+    _LITELLM < (1, 110),
+    reason="LiteLLM < 1.110 itself fails completion(acompletion=True, mock_response=...) "
+    "('NoneType' ... update_environment_variables), instrumented or not",
+    strict=True,
+)
 def test_sync_entry_with_async_flag(instrumented, exporter):
     async def run():
         return await litellm.completion(
