@@ -191,3 +191,31 @@ print(json.dumps({"finished": finished, "took": time.monotonic() - started,
     assert otlp["exported"] == 0
     assert otlp["dropped_by_reason"] == {"shutdown_deadline": 2}
     assert result["stats"]["mlflow"]["exported"] == 2
+
+
+def test_mlflow_trace_spans_hold_llm_spans_with_the_shared_provider_switch(otlp_receiver, tmp_path):
+    app = """
+import json, otel_bridge
+bridge = otel_bridge.configure()
+import mlflow, litellm
+
+@mlflow.trace(span_type="AGENT")
+def agent(question):
+    return litellm.completion(model="gpt-4o-mini", mock_response="ok",
+                              messages=[{"role": "user", "content": question}])
+
+agent("hi")
+bridge.force_flush()
+print(json.dumps({}))
+"""
+    env = base_env(
+        OTEL_SERVICE_NAME="mlflow-trace-switch",
+        MLFLOW_USE_DEFAULT_TRACER_PROVIDER="false",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    spans = {s.name: s for s in otlp_receiver.wait_for_spans(2)}
+    assert set(spans) == {"agent", "chat gpt-4o-mini"}
+    assert spans["chat gpt-4o-mini"].parent_span_id == spans["agent"].span_id
+    assert spans["chat gpt-4o-mini"].trace_id == spans["agent"].trace_id

@@ -18,7 +18,7 @@ PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
 ANSWER = "It's rainy in Paris today, so take an umbrella."
 
 
-def run_example(name: str, cwd: Path, **env: str) -> tuple[str, list]:
+def run_example(name: str, cwd: Path, answer: str = ANSWER, **env: str) -> tuple[str, list]:
     """Run examples/<name>.py under otel-bridge run; its trace id and MLflow spans."""
     environment = base_env(OTEL_SERVICE_NAME=f"example-{name}", **env)
     for key in PROVIDER_KEYS:
@@ -34,7 +34,7 @@ def run_example(name: str, cwd: Path, **env: str) -> tuple[str, list]:
         cmd, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ANSWER in done.stdout.splitlines()
+    assert answer in done.stdout.splitlines()
     match = re.search(r"^trace id: ([0-9a-f]{32})$", done.stdout, re.MULTILINE)
     assert match, done.stdout
     trace_id = match.group(1)
@@ -86,3 +86,41 @@ def test_agent_is_one_tree(tmp_path):
     assert all(s.parent_id == root.span_id for s in steps)
     assert steps[1].outputs["type"] == "tool_calls"
     assert steps[4].outputs == {"type": "answer", "content": ANSWER}
+
+
+PLAIN_ANSWER = "Hello! I'm a scripted stand-in for gpt-4o-mini."
+
+
+def test_plain_call_default_content_policy(tmp_path, otlp_receiver):
+    trace_id, spans = run_example(
+        "plain_call",
+        tmp_path,
+        answer=PLAIN_ANSWER,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+    )
+    root, chat = spans
+    assert (root.name, root.parent_id) == ("answer-user", None)
+    assert (chat.span_type, chat.parent_id) == ("CHAT_MODEL", root.span_id)
+    assert "Hi - i'm openai" in str(chat.inputs)
+    # the app's root span shows the first input and the last output (the trace list's previews)
+    assert "Hi - i'm openai" in str(root.inputs)
+    assert PLAIN_ANSWER in str(root.outputs)
+    received = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == trace_id)
+    llm = next(s for s in received if s.name == "chat gpt-4o-mini")
+    assert "gen_ai.input.messages" not in llm.attributes  # content: MLflow only, by default
+
+
+def test_plain_call_content_to_otlp_only(tmp_path, otlp_receiver):
+    trace_id, spans = run_example(
+        "plain_call",
+        tmp_path,
+        answer=PLAIN_ANSWER,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        OTEL_BRIDGE_CONTENT_DESTINATIONS="otlp",
+    )
+    root, chat = spans
+    assert chat.span_type == "CHAT_MODEL"
+    assert chat.inputs is None and root.inputs is None
+    received = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == trace_id)
+    llm = next(s for s in received if s.name == "chat gpt-4o-mini")
+    assert "Hi - i'm openai" in llm.attributes["gen_ai.input.messages"]
