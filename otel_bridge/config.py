@@ -32,6 +32,11 @@ COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate", "none")
 CAPTURE_CONTENT_VAR = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 CONTENT_DESTINATIONS_VAR = "OTEL_BRIDGE_CONTENT_DESTINATIONS"
 SHUTDOWN_TIMEOUT_VAR = "OTEL_BRIDGE_SHUTDOWN_TIMEOUT"
+SPOOL_VAR = "OTEL_BRIDGE_SPOOL"
+SPOOL_DIR_VAR = "OTEL_BRIDGE_SPOOL_DIR"
+SPOOL_MAX_BYTES_VAR = "OTEL_BRIDGE_SPOOL_MAX_BYTES"
+DEFAULT_SPOOL_DIR = Path(".otel-bridge") / "spool"  # under the working directory, like mlflow.db
+DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
 DESTINATIONS = ("otlp", "mlflow")
 
 _TRUE = {"true", "1", "yes", "on", "span_only", "span_and_event"}
@@ -101,6 +106,16 @@ class BatchSettings:
 
 
 @dataclass(frozen=True)
+class SpoolSettings:
+    """Where spans a destination cannot take now wait on disk: ``directory/<service>/<dest>``."""
+
+    enabled: bool = True
+    directory: Path = DEFAULT_SPOOL_DIR
+    max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    explicit_directory: bool = False  # set by the user: an unusable one is a ConfigError
+
+
+@dataclass(frozen=True)
 class Settings:
     disabled: bool = False
     service_name: str | None = None
@@ -110,6 +125,7 @@ class Settings:
     content: ContentPolicy = ContentPolicy()
     batch: BatchSettings = BatchSettings()
     shutdown_timeout: float = 5.0
+    spool: SpoolSettings = SpoolSettings(enabled=False)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -119,7 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     ``service_name``, ``otlp_endpoint``, ``otlp_protocol``, ``otlp_headers``,
     ``mlflow_tracking_uri``, ``mlflow_experiment_name``, ``mlflow_experiment_id``,
     ``exporters`` (like ``OTEL_TRACES_EXPORTER``), ``content_destinations``,
-    ``shutdown_timeout``, ``disabled``.
+    ``shutdown_timeout``, ``disabled``, ``spool`` (bool), ``spool_dir``, ``spool_max_bytes``.
     """
     env = dict(os.environ if environ is None else environ)
     unknown = set(overrides) - set(_OVERRIDE_VARS)
@@ -151,6 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         content=content_policy_from_env(env),
         batch=_batch(env),
         shutdown_timeout=_positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0),
+        spool=_spool(env),
     )
 
 
@@ -166,6 +183,9 @@ _OVERRIDE_VARS = {
     "content_destinations": CONTENT_DESTINATIONS_VAR,
     "shutdown_timeout": SHUTDOWN_TIMEOUT_VAR,
     "disabled": "OTEL_SDK_DISABLED",
+    "spool": SPOOL_VAR,
+    "spool_dir": SPOOL_DIR_VAR,
+    "spool_max_bytes": SPOOL_MAX_BYTES_VAR,
 }
 
 
@@ -427,6 +447,59 @@ def _mlflow_verify(env: Mapping[str, str]) -> bool | str:
             raise ConfigError("MLFLOW_TRACKING_SERVER_CERT_PATH", cert, "no such file")
         return cert
     return True
+
+
+# --- spool ----------------------------------------------------------------------------
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2}
+_SIZE_UNITS.update({"mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3})
+
+
+def _spool(env: Mapping[str, str]) -> SpoolSettings:
+    enabled = _bool(env, SPOOL_VAR, True)
+    raw_dir = env.get(SPOOL_DIR_VAR, "").strip()
+    try:
+        directory = Path(raw_dir).expanduser() if raw_dir else DEFAULT_SPOOL_DIR
+    except RuntimeError:  # "~user" with no such user
+        raise ConfigError(SPOOL_DIR_VAR, raw_dir, "cannot expand ~ (no such user)") from None
+    max_bytes = _byte_size(env, SPOOL_MAX_BYTES_VAR, DEFAULT_SPOOL_MAX_BYTES)
+    if enabled and raw_dir:
+        _check_spool_dir(raw_dir, directory)
+    return SpoolSettings(
+        enabled=enabled,
+        directory=directory.absolute(),
+        max_bytes=max_bytes,
+        explicit_directory=bool(raw_dir),
+    )
+
+
+def _check_spool_dir(raw: str, directory: Path) -> None:
+    """The directory, or its nearest existing parent, must be a writable directory."""
+    existing = directory.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(SPOOL_DIR_VAR, raw, f"{existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(SPOOL_DIR_VAR, raw, f"{existing} is not writable")
+
+
+def _byte_size(env: Mapping[str, str], var: str, default: int) -> int:
+    value = env.get(var, "").strip()
+    if not value:
+        return default
+    number, unit = value, ""
+    for i, char in enumerate(value):
+        if not (char.isdigit() or char == "."):
+            number, unit = value[:i].strip(), value[i:].strip().lower()
+            break
+    try:
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except (ValueError, KeyError, OverflowError):
+        raise ConfigError(var, value, "expected a size in bytes, e.g. 67108864 or 64MiB") from None
+    if size < 1024:
+        raise ConfigError(var, value, "must be at least 1KiB")
+    return size
 
 
 # --- shared helpers -------------------------------------------------------------------

@@ -1,16 +1,20 @@
-"""One TracerProvider, one batch processor per destination, and the handle that owns them."""
+"""One TracerProvider, one span processor per destination, and the handle that owns them."""
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import wrapt
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -20,17 +24,28 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from otel_bridge.config import BatchSettings, Settings, load_settings
-from otel_bridge.exporters.content_filter import ContentFilterExporter
+from otel_bridge.exporters.content_filter import without_content
+from otel_bridge.exporters.delivery import Payload, Transport
+from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
-from otel_bridge.exporters.otlp import build_otlp_exporter
-from otel_bridge.exporters.stats import CountingExporter, DestinationStats
+from otel_bridge.exporters.otlp import build_otlp_transport
+from otel_bridge.exporters.stats import (
+    QUEUE_FULL,
+    SHUTDOWN_DEADLINE,
+    CountingExporter,
+    DestinationStats,
+)
 from otel_bridge.redaction import mask_url
+from otel_bridge.spool import Spool, destination_directory
 
 _logger = logging.getLogger(__name__)
 
+# Each destination bounds its own shutdown by the timeout; this covers the spool writes after.
+_JOIN_GRACE = 0.5
 
-class _DestinationProcessor(BatchSpanProcessor):
-    """A BatchSpanProcessor that counts the spans its full queue pushes out."""
+
+class _ConsoleProcessor(BatchSpanProcessor):
+    """The console destination (a debugging aid): the SDK's batch processor, counted."""
 
     def __init__(self, exporter: CountingExporter, stats: DestinationStats, batch: BatchSettings):
         super().__init__(
@@ -46,26 +61,24 @@ class _DestinationProcessor(BatchSpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is not None and span.context.trace_flags.sampled:
+            self._stats.add_received(1)
             queue = getattr(self._batch_processor, "_queue", ())
             if len(queue) >= self._max_queue_size:
-                self._stats.add_dropped(1, "queue_full")
+                self._stats.add_dropped(1, QUEUE_FULL)
         super().on_end(span)
 
     def shutdown(self, timeout_millis: float = 30000) -> None:
         # BatchSpanProcessor.shutdown() takes no deadline; its inner processor does.
         self._batch_processor.shutdown(timeout_millis=timeout_millis)
-
-    def count_unsent_as_lost(self) -> None:
-        """After shutdown: what is still queued or being exported will never arrive."""
+        # What is still queued or being exported will never arrive.
         lost = len(getattr(self._batch_processor, "_queue", ())) + self._counting.abandon()
-        if lost:
-            self._stats.add_dropped(lost, "shutdown_deadline")
+        self._stats.add_dropped(lost, SHUTDOWN_DEADLINE)
 
 
 @dataclass
 class _Destination:
     name: str
-    processor: _DestinationProcessor
+    processor: DestinationProcessor | _ConsoleProcessor
     stats: DestinationStats
     description: str
 
@@ -81,13 +94,25 @@ class Bridge:
         self._is_shut_down = False
         if provider is None:  # OTEL_SDK_DISABLED
             return
-        for name, exporter, description in _build_exporters(settings):
-            stats = DestinationStats()
-            if not settings.content.allows(name) and settings.content.any:
-                exporter = ContentFilterExporter(exporter)
-            processor = _DestinationProcessor(
-                CountingExporter(exporter, stats), stats, settings.batch
-            )
+        for name, built, description in _build_destinations(settings):
+            stats = DestinationStats(name)
+            processor: DestinationProcessor | _ConsoleProcessor
+            if isinstance(built, SpanExporter):  # the console
+                processor = _ConsoleProcessor(CountingExporter(built, stats), stats, settings.batch)
+            else:
+                payloads, transport, after_fork = built
+                if not settings.content.allows(name) and settings.content.any:
+                    payloads = _without_content(payloads)
+                processor = DestinationProcessor(
+                    name,
+                    payloads,
+                    transport,
+                    stats,
+                    settings.batch,
+                    spool=_open_spool(settings, name, stats),
+                    shutdown_timeout=settings.shutdown_timeout,
+                    after_fork=after_fork,
+                )
             provider.add_span_processor(processor)
             self._destinations.append(_Destination(name, processor, stats, description))
             _logger.info("otel-bridge: exporting to %s", description)
@@ -102,27 +127,28 @@ class Bridge:
         return {d.name: d.description for d in self._destinations}
 
     def force_flush(self, timeout: float | None = None) -> bool:
-        """Export everything queued so far; True when every destination finished."""
+        """Send everything queued so far; True when every destination handled it all
+        (delivered, spooled, or counted as dropped) within the timeout."""
         return self._each_destination(
             lambda d, millis: d.processor.force_flush(millis),
             timeout or self.settings.shutdown_timeout,
         )
 
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush and stop every destination, in parallel, each within ``timeout`` seconds."""
+        """Flush and stop every destination, in parallel, each within ``timeout`` seconds
+        (default ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``); what cannot be sent in time is spooled
+        (or counted as dropped without a spool). True when nothing had to be left behind."""
         with self._shutdown_lock:
             if self._is_shut_down:
                 return True
             self._is_shut_down = True
-        finished = self._each_destination(
+        return self._each_destination(
             _shutdown_processor, timeout or self.settings.shutdown_timeout
         )
-        for destination in self._destinations:
-            destination.processor.count_unsent_as_lost()
-        return finished
 
     def stats(self) -> dict[str, dict[str, object]]:
-        """Spans exported and dropped, per destination."""
+        """Per destination: spans ``received``, ``exported`` (``replayed`` of them from the
+        spool), ``spooled``, ``dropped`` and ``dropped_by_reason``, and the spool's level."""
         return {d.name: d.stats.snapshot() for d in self._destinations}
 
     def _each_destination(self, action, timeout: float) -> bool:
@@ -139,7 +165,7 @@ class Bridge:
             threading.Thread(target=run, args=(d,), name=f"otel-bridge-{d.name}", daemon=True)
             for d in self._destinations
         ]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout + _JOIN_GRACE
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -147,17 +173,32 @@ class Bridge:
         finished = all(results.get(d.name, False) for d in self._destinations)
         if not finished:
             late = [d.name for d in self._destinations if not results.get(d.name)]
-            _logger.warning("otel-bridge: %s did not finish within %.1fs", ", ".join(late), timeout)
+            _logger.warning(
+                "otel-bridge: %s did not finish within %.1fs (the rest is spooled or counted)",
+                ", ".join(late),
+                timeout,
+            )
         return finished
 
 
 def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
+    """True when nothing had to be spooled or dropped for lack of time."""
+
+    def left_behind() -> tuple[object, object]:
+        counts = destination.stats.snapshot()
+        return counts["spooled"], counts["dropped_by_reason"].get(SHUTDOWN_DEADLINE, 0)  # type: ignore[attr-defined]
+
+    before = left_behind()
     destination.processor.shutdown(timeout_millis)
-    return True
+    return left_behind() == before
 
 
-def _build_exporters(settings: Settings) -> list[tuple[str, SpanExporter, str]]:
-    built: list[tuple[str, SpanExporter, str]] = []
+PayloadsFn = Callable[[Sequence[ReadableSpan]], list[Payload]]
+Built = tuple[PayloadsFn, Transport, Callable[[], None] | None]
+
+
+def _build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExporter, str]]:
+    built: list[tuple[str, Built | SpanExporter, str]] = []
     if settings.otlp is not None:
         otlp = settings.otlp
         _logger.info(
@@ -166,19 +207,56 @@ def _build_exporters(settings: Settings) -> list[tuple[str, SpanExporter, str]]:
             otlp.endpoint,
             otlp.protocol_reason,
         )
-        built.append(("otlp", build_otlp_exporter(otlp), f"OTLP {otlp.protocol} {otlp.endpoint}"))
+        transport = build_otlp_transport(otlp)
+        where = f"OTLP {otlp.protocol} {mask_url(otlp.endpoint)}"
+        built.append(("otlp", (_otlp_payloads, transport, transport.after_fork), where))
     if settings.mlflow is not None:
         exporter = MlflowSpanExporter(
-            settings.mlflow, export_timeout=settings.batch.export_timeout_millis / 1000
+            settings.mlflow,
+            export_timeout=settings.batch.export_timeout_millis / 1000,
+            lazy_experiment=settings.spool.enabled,
         )
-        where = "embedded store" if settings.mlflow.embedded else "server"
+        kind = "embedded store" if settings.mlflow.embedded else "server"
         uri = mask_url(settings.mlflow.tracking_uri)
+        experiment = exporter.experiment_id or "(resolved when the server answers)"
         built.append(
-            ("mlflow", exporter, f"MLflow {where} {uri} experiment {exporter.experiment_id}")
+            (
+                "mlflow",
+                (exporter.payloads, exporter.transport, exporter.after_fork),
+                f"MLflow {kind} {uri} experiment {experiment}",
+            )
         )
     if settings.console:
         built.append(("console", ConsoleSpanExporter(), "console"))
     return built
+
+
+def _otlp_payloads(spans: Sequence[ReadableSpan]) -> list[Payload]:
+    return [Payload(encode_spans(spans), {}, len(spans))]
+
+
+def _without_content(payloads: PayloadsFn) -> PayloadsFn:
+    def filtered(spans: Sequence[ReadableSpan]) -> list[Payload]:
+        return payloads([without_content(span) for span in spans])
+
+    return filtered
+
+
+def _open_spool(settings: Settings, name: str, stats: DestinationStats) -> Spool | None:
+    spool = settings.spool
+    if not spool.enabled:
+        return None
+    directory = destination_directory(spool.directory, settings.service_name, name)
+    try:
+        return Spool(directory, spool.max_bytes, stats)
+    except OSError as error:
+        _logger.warning(
+            "otel-bridge: no spool for %s (%s: %s); spans it cannot take now are dropped",
+            name,
+            directory,
+            error,
+        )
+        return None
 
 
 _lock = threading.Lock()
@@ -204,7 +282,58 @@ def configure(**overrides: object) -> Bridge:
         _instrument_litellm(provider, settings)
         atexit.register(bridge.shutdown)
         _bridge = bridge
+        _handle_sigterm()
         return bridge
+
+
+_sigterm_installed = False
+
+
+def _handle_sigterm() -> None:
+    """Flush on SIGTERM, whose default action ends the process without running ``atexit``.
+
+    Only from the main thread (Python's rule), once per process, and not when SIGTERM is
+    ignored. A handler the application installed before is chained and runs FIRST: it decides
+    how the program stops (a server's graceful stop, ``sys.exit``), and ``atexit`` flushes at
+    the end. With the default action the bridge shuts down (each destination within
+    ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``, in parallel), then the signal is raised again with the
+    default action, so the process ends exactly as it would have. Under uvicorn (the LiteLLM
+    proxy) uvicorn's own handler is chained, and the proxy's shutdown event flushes.
+    """
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, AttributeError):
+        return
+    if previous is signal.SIG_IGN:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        if callable(previous):
+            previous(signum, frame)
+            return
+        _shutdown_on_signal()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):
+        return
+    _sigterm_installed = True
+
+
+def _shutdown_on_signal() -> None:
+    """On another thread: the signal may have interrupted the main thread inside a lock the
+    shutdown needs; the join bounds the wait whatever happens."""
+    bridge = _bridge
+    if bridge is None:
+        return
+    worker = threading.Thread(target=bridge.shutdown, name="otel-bridge-sigterm", daemon=True)
+    worker.start()
+    worker.join(bridge.settings.shutdown_timeout + _JOIN_GRACE + 0.5)
 
 
 def _tracer_provider(settings: Settings) -> TracerProvider:

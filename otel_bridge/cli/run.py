@@ -46,9 +46,10 @@ def run_command(cmd: list[str]) -> int:
 
 
 def check_configuration() -> None:
-    """Validate every variable and reach the MLflow experiment, as configure() will."""
+    """Validate every variable and reach the MLflow experiment, as configure() will (with the
+    spool on, a server that cannot be reached at all is not an error: spans wait in the spool)."""
     settings = load_settings()
     if settings.mlflow is not None:
-        from otel_bridge.exporters.mlflow.experiments import resolve_experiment_id
+        from otel_bridge.exporters.mlflow import check_experiment
 
-        resolve_experiment_id(settings.mlflow)
+        check_experiment(settings.mlflow, spool=settings.spool.enabled)

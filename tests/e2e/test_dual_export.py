@@ -117,14 +117,37 @@ def test_run_refuses_bad_configuration_with_exit_2(env, expected, tmp_path):
     assert "app ran" not in run.stdout
 
 
-def test_run_refuses_an_unreachable_mlflow_server(tmp_path):
+def test_run_refuses_an_unreachable_mlflow_server_without_a_spool(tmp_path):
     from tests.support.ports import free_port
 
     uri = f"http://127.0.0.1:{free_port()}"
-    run = run_app("print('app ran')", tmp_path, base_env(MLFLOW_TRACKING_URI=uri))
+    env = base_env(MLFLOW_TRACKING_URI=uri, OTEL_BRIDGE_SPOOL="off")
+    run = run_app("print('app ran')", tmp_path, env)
     assert run.returncode == 2
     assert run.stderr.startswith(f"otel-bridge: MLFLOW_TRACKING_URI='{uri}': cannot reach")
     assert "Traceback" not in run.stderr
+
+
+def test_run_starts_the_app_when_the_mlflow_server_is_down_and_spools(tmp_path):
+    """With the spool on (the default) a server that cannot be reached only warns: the app runs
+    and MLflow's spans wait on disk (delivered later: tests/reliability/test_mlflow_restart.py)."""
+    from tests.support.ports import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    env = base_env(MLFLOW_TRACKING_URI=uri, OTEL_SERVICE_NAME="down-at-start")
+    app = """
+from opentelemetry import trace
+with trace.get_tracer("app").start_as_current_span("work"):
+    pass
+print('app ran')
+"""
+    run = run_app(app, tmp_path, env)
+    assert run.returncode == 0, run.stderr
+    assert "app ran" in run.stdout
+    assert "cannot be reached now; spans for MLflow are spooled" in run.stderr
+    assert "Traceback" not in run.stderr
+    spool = tmp_path / ".otel-bridge" / "spool" / "down-at-start" / "mlflow"
+    assert len(list(spool.glob("[0-9]*.span"))) == 1
 
 
 def test_run_refuses_a_missing_experiment_id(mlflow_server, tmp_path):

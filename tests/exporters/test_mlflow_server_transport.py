@@ -45,7 +45,7 @@ def test_posts_gzip_protobuf_to_v1_traces_with_the_experiment_header(
     assert headers["authorization"] == "Bearer tok-1"
 
 
-@pytest.mark.parametrize("status", [408, 429, 500, 503])
+@pytest.mark.parametrize("status", [429, 502, 503, 504])  # the OTLP specification's list
 def test_retryable_statuses_are_retried_until_accepted(status, otlp_receiver, request_of_two_spans):
     otlp_receiver.fail_with(http_status=status, times=2)
     transport(otlp_receiver).send(request_of_two_spans, time.monotonic() + 5)
@@ -53,12 +53,14 @@ def test_retryable_statuses_are_retried_until_accepted(status, otlp_receiver, re
     assert len(otlp_receiver.wait_for_spans(2)) == 2  # delivered once
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 422])
-def test_other_client_errors_are_not_retried(status, otlp_receiver, request_of_two_spans):
+@pytest.mark.parametrize("status", [400, 401, 404, 408, 422, 500])
+def test_other_statuses_are_not_retried(status, otlp_receiver, request_of_two_spans):
     otlp_receiver.fail_with(http_status=status)
-    with pytest.raises(RejectedError, match=f"HTTP {status}"):
+    with pytest.raises(RejectedError, match=f"HTTP {status}") as raised:
         transport(otlp_receiver).send(request_of_two_spans, time.monotonic() + 5)
     assert otlp_receiver.rejected_requests == 1
+    # 400/422: the batch is at fault (split to find the bad spans); else it is kept for later
+    assert raised.value.invalid is (status in (400, 422))
 
 
 def test_retry_after_is_honoured(otlp_receiver, request_of_two_spans):

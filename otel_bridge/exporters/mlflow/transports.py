@@ -13,10 +13,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_bridge.config import MLFLOW_EXPERIMENT_HEADER, OTLP_TRACES_PATH, MlflowSettings
 from otel_bridge.exporters.retry import (
+    RejectedError,
     RetryableError,
     RetryPolicy,
     call_with_retry,
-    is_retryable_status,
+    http_error,
 )
 
 from .http_client import mlflow_session
@@ -24,8 +25,7 @@ from .http_client import mlflow_session
 _logger = logging.getLogger(__name__)
 
 
-class RejectedError(Exception):
-    """The destination refused the batch for good (e.g. HTTP 400/422): do not retry."""
+__all__ = ["RejectedError", "ServerTransport", "StoreTransport", "Transport"]
 
 
 class Transport(Protocol):
@@ -68,21 +68,11 @@ class ServerTransport:
         if response.status_code < 300:
             return
         detail = f"HTTP {response.status_code} from {self.url}: {response.text[:300]}"
-        if is_retryable_status(response.status_code):
-            raise RetryableError(detail, _retry_after(response))
-        raise RejectedError(detail)
+        raise http_error(response.status_code, detail, response.headers.get("Retry-After"))
 
     def close(self) -> None:
         self._stop.set()
         self._session.close()
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 class StoreTransport:
