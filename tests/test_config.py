@@ -315,3 +315,58 @@ def test_credentials_in_a_url_never_reach_the_message():
     assert "pa55word" not in str(caught.value)
     assert "abc" not in str(caught.value)
     assert "ftp://ops:***@host/x?token=***" in str(caught.value)
+
+
+def test_spool_is_on_by_default_under_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spool = load_settings({}).spool
+    assert spool.enabled is True
+    assert spool.directory == tmp_path / ".otel-bridge" / "spool"
+    assert spool.max_bytes == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [("1048576", 1048576), ("64MiB", 64 << 20), ("1.5 MiB", int(1.5 * (1 << 20))), ("2g", 2 << 30)],
+)
+def test_spool_size_and_directory(value, size, tmp_path):
+    env = {
+        "OTEL_BRIDGE_SPOOL_MAX_BYTES": value,
+        "OTEL_BRIDGE_SPOOL_DIR": str(tmp_path / "not-yet" / "spool"),
+    }
+    spool = load_settings(env).spool
+    assert spool.max_bytes == size
+    assert spool.directory == tmp_path / "not-yet" / "spool"  # created when first needed
+    assert load_settings({"OTEL_BRIDGE_SPOOL": "off"}).spool.enabled is False
+    assert load_settings({}, spool=False, spool_max_bytes="2MiB").spool.max_bytes == 2 << 20
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        ({"OTEL_BRIDGE_SPOOL": "maybe"}, "OTEL_BRIDGE_SPOOL", "expected true or false"),
+        ({"OTEL_BRIDGE_SPOOL_MAX_BYTES": "lots"}, "OTEL_BRIDGE_SPOOL_MAX_BYTES", "a size in bytes"),
+        ({"OTEL_BRIDGE_SPOOL_MAX_BYTES": "12"}, "OTEL_BRIDGE_SPOOL_MAX_BYTES", "at least 1KiB"),
+        ({"OTEL_BRIDGE_SPOOL_MAX_BYTES": "inf"}, "OTEL_BRIDGE_SPOOL_MAX_BYTES", "a size in bytes"),
+    ],
+)
+def test_bad_spool_settings(env, variable, fragment):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+    assert raised.value.variable == variable
+    assert fragment in str(raised.value)
+
+
+def test_a_spool_directory_that_cannot_be_one_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="is not a directory") as raised:
+        load_settings({"OTEL_BRIDGE_SPOOL_DIR": str(blocker / "spool")})
+    assert raised.value.variable == "OTEL_BRIDGE_SPOOL_DIR"
+    # with the spool off the directory does not matter
+    assert (
+        load_settings(
+            {"OTEL_BRIDGE_SPOOL_DIR": str(blocker / "spool"), "OTEL_BRIDGE_SPOOL": "false"}
+        ).spool.enabled
+        is False
+    )
