@@ -1,0 +1,385 @@
+"""The benchmark harness: overhead per call against bare LiteLLM, its peers and the SDK floor.
+
+    python -m benchmarks                 # full run: every mode available, RESULTS.md rewritten
+    python -m benchmarks --setup-peers   # first: benchmarks/.venv-peers with the peers
+    python -m benchmarks --smoke --out /tmp/smoke   # CI's seconds-long check of the harness
+
+One run measures every mode, each in its own process, the modes alternated across rounds; a
+mode's added cost in a round is its median batch minus the same round's baseline. The table
+gives the median over rounds and the min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import machine, report
+from benchmarks.modes import MODES, NO_PEERS, PEERS
+from benchmarks.peers import PEERS_VENV, ensure_peers_venv, missing_peers, peers_python
+from benchmarks.workload import VARIANTS
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+WORKER_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_TELEMETRY": "False",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "PYTHONHASHSEED": "0",
+}
+
+
+@dataclass
+class Profile:
+    """How much to measure."""
+
+    rounds: int
+    batches: int
+    calls: dict[str, int]
+    warmup: dict[str, int]
+    instruction_calls: dict[str, int]
+    jobs: int = 1
+    throughput_seconds: float = 10.0
+    smoke: bool = False
+
+
+FULL = Profile(
+    rounds=5,
+    batches=7,
+    calls={"plain": 200, "plain_large": 50, "stream_short": 100, "stream_long": 4, "async": 200},
+    warmup={"plain": 100, "plain_large": 10, "stream_short": 20, "stream_long": 2, "async": 50},
+    instruction_calls={
+        "plain": 20,
+        "plain_large": 10,
+        "stream_short": 10,
+        "stream_long": 3,
+        "async": 20,
+    },
+)
+SMOKE = Profile(
+    rounds=1,
+    batches=2,
+    calls={"plain": 5, "plain_large": 2, "stream_short": 3, "stream_long": 1, "async": 5},
+    warmup={"plain": 2, "plain_large": 1, "stream_short": 1, "stream_long": 1, "async": 2},
+    instruction_calls={"plain": 2, "stream_short": 1, "stream_long": 1},
+    jobs=2,
+    throughput_seconds=1.0,
+    smoke=True,
+)
+
+
+@dataclass
+class Services:
+    otlp_endpoint: str = ""
+    otlp_http: str = ""
+    mlflow_uri: str = ""
+    mlflow_kind: str = ""
+    sink: subprocess.Popen[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"[benchmarks {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+# -- services -----------------------------------------------------------------------------------
+
+
+def start_sink(python: str) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    """The counting OTLP receiver, in its own process (it must not share our GIL)."""
+    process = subprocess.Popen(
+        [python, "-m", "benchmarks.sink"],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        raise RuntimeError("the OTLP sink did not start")
+    return process, json.loads(line)
+
+
+def stop_process(process: subprocess.Popen[str] | None) -> None:
+    if process is None:
+        return
+    with suppress(Exception):
+        if process.stdin is not None:
+            process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def sink_stats(http_port: int) -> dict[str, int]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/stats", timeout=5) as reply:
+        return json.loads(reply.read())
+
+
+@contextmanager
+def services(python: str, workdir: Path, mlflow: str) -> Iterator[Services]:
+    """The live destinations of the pipeline mode: the OTLP sink, and MLflow as asked:
+    ``server`` (a real ``mlflow server`` on SQLite) or ``embedded`` (a SQLite store in-process)."""
+    found = Services()
+    server = None
+    sink, ports = start_sink(python)
+    found.sink = sink
+    found.otlp_endpoint = f"http://127.0.0.1:{ports['grpc_port']}"
+    found.extra["sink_http_port"] = ports["http_port"]
+    try:
+        if mlflow == "server":
+            sys.path.insert(0, str(REPO))
+            from tests.support.mlflow_server import MlflowServer
+
+            _log("starting an MLflow server (SQLite), ~30 s")
+            server = MlflowServer(workdir / "mlflow-server")
+            server.start(timeout=240)
+            found.mlflow_uri = server.uri
+            found.mlflow_kind = "server (SQLite)"
+        else:
+            found.mlflow_uri = f"sqlite:///{workdir / 'embedded-mlflow.db'}"
+            found.mlflow_kind = "embedded store (SQLite)"
+        found.extra["mlflow_server"] = server
+        yield found
+    finally:
+        if server is not None:
+            server.stop()
+        stop_process(sink)
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+
+def run_worker(
+    python: str, spec: dict[str, Any], timeout: float = 900, valgrind: list[str] | None = None
+) -> dict[str, Any]:
+    command = [*(valgrind or []), python, "-m", "benchmarks.worker", json.dumps(spec)]
+    env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.splitlines()[-25:])
+        raise RuntimeError(f"worker {spec['mode']} (content {spec['content']}) failed:\n{tail}")
+    return json.loads(lines[-1])
+
+
+def _spec(
+    mode: str, content: bool, profile: Profile, svc: Services, workdir: Path, **extra: Any
+) -> dict[str, Any]:
+    run_dir = workdir / f"{mode}-{'on' if content else 'off'}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "mode": mode,
+        "content": content,
+        "workdir": str(run_dir),
+        "variants": list(VARIANTS),
+        "calls": profile.calls,
+        "warmup": profile.warmup,
+        "batches": profile.batches,
+        "otlp_endpoint": svc.otlp_endpoint,
+        "mlflow_uri": svc.mlflow_uri,
+        **extra,
+    }
+
+
+def plan(modes: list[str], smoke: bool = False) -> list[tuple[str, bool]]:
+    """(mode, content) runs of one round; the baseline runs once per content setting. The smoke
+    run has every mode with content off only."""
+    if smoke:
+        return [(m, False) for m in modes]
+    runs: list[tuple[str, bool]] = []
+    for content in (False, True):
+        runs.append(("baseline", content))
+        for mode in modes:
+            if mode == "baseline":
+                continue
+            if not MODES[mode].content and content is False and mode != "baseline":
+                continue  # no content switch: measured once, with its content on
+            runs.append((mode, content))
+    return runs
+
+
+def measure_rounds(
+    python: str, modes: list[str], profile: Profile, svc: Services, workdir: Path
+) -> list[list[dict[str, Any]]]:
+    rounds: list[list[dict[str, Any]]] = []
+    runs = plan(modes, profile.smoke)
+    for number in range(profile.rounds):
+        # alternate: every round starts one run later in the list, so no mode always follows
+        # the same neighbour or runs at the same point of the round
+        shift = number % len(runs)
+        order = runs[shift:] + runs[:shift]
+        _log(f"round {number + 1}/{profile.rounds}: {len(order)} processes")
+
+        def one(run: tuple[str, bool]) -> dict[str, Any]:
+            mode, content = run
+            return run_worker(python, _spec(mode, content, profile, svc, workdir))
+
+        if profile.jobs > 1:
+            with ThreadPoolExecutor(profile.jobs) as pool:
+                results = list(pool.map(one, order))
+        else:
+            results = [one(run) for run in order]
+        rounds.append(results)
+    return rounds
+
+
+def measure_instructions(
+    python: str, modes: list[str], profile: Profile, svc: Services, workdir: Path
+) -> list[dict[str, Any]]:
+    """Each (mode, content) once under callgrind: instructions per call, deterministic."""
+    out_dir = workdir / "callgrind"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    variants = [v for v in VARIANTS if profile.instruction_calls.get(v)]
+
+    def one(run: tuple[str, bool]) -> dict[str, Any]:
+        mode, content = run
+        stem = out_dir / f"{mode}-{'on' if content else 'off'}.out"
+        for old in out_dir.glob(stem.name + "*"):
+            old.unlink()
+        valgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={stem}",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            "--dump-after=functools_reduce",
+        ]
+        spec = _spec(mode, content, profile, svc, workdir, instructions=True)
+        spec["variants"] = variants
+        spec["calls"] = profile.instruction_calls
+        spec["warmup"] = {v: 2 for v in variants}
+        result = run_worker(python, spec, timeout=3600, valgrind=valgrind)
+        dumps = sorted(out_dir.glob(stem.name + ".*"), key=lambda p: int(p.suffix.lstrip(".") or 0))
+        counts = [_callgrind_total(p) for p in dumps]
+        for variant, total in zip(variants, counts, strict=False):
+            entry = result["variants"][variant]
+            entry["instructions"] = total / entry["calls"]
+        return result
+
+    runs = plan(modes, profile.smoke)
+    _log(f"instruction counts: {len(runs)} processes under callgrind (slow)")
+    with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        return list(pool.map(one, runs))
+
+
+def _callgrind_total(path: Path) -> int:
+    with open(path) as f:
+        for line in f:
+            if line.startswith("totals:") or line.startswith("summary:"):
+                return int(line.split()[1])
+    return 0
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run (CI)")
+    parser.add_argument("--setup-peers", action="store_true", help="create .venv-peers first")
+    parser.add_argument("--no-peers", action="store_true", help="only the modes needing no peer")
+    parser.add_argument("--modes", help="comma list of modes (default: all available)")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--mlflow", choices=("server", "embedded"), help="pipeline's MLflow")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under callgrind"
+    )
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="the 2-minute outage RSS run")
+    parser.add_argument("--postgres", action="store_true", help="MLflow server on PostgreSQL too")
+    parser.add_argument(
+        "--out", type=Path, help="where RESULTS.md and results.json go (default: benchmarks/)"
+    )
+    args = parser.parse_args(argv)
+
+    profile = SMOKE if args.smoke else FULL
+    if args.rounds:
+        profile.rounds = args.rounds
+    if args.setup_peers:
+        _log("setting up benchmarks/.venv-peers")
+        ensure_peers_venv()
+    python = sys.executable
+    modes = list(NO_PEERS)
+    skipped: dict[str, str] = {}
+    if not args.no_peers and not args.smoke:
+        if peers_python().exists():
+            python = str(peers_python())
+            missing = missing_peers(python)
+            modes += [m for m in PEERS if m not in missing]
+            skipped.update({m: "not importable in .venv-peers" for m in missing})
+        else:
+            skipped.update({m: f"no {PEERS_VENV.name} (run with --setup-peers)" for m in PEERS})
+    if args.modes:
+        wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = [m for m in wanted if m not in MODES]
+        if unknown:
+            parser.error(f"unknown modes {unknown}; known: {', '.join(MODES)}")
+        modes = [m for m in modes if m in wanted or m == "baseline"]
+    out_dir = args.out or HERE
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mlflow = args.mlflow or ("embedded" if args.smoke else "server")
+
+    started = time.time()
+    described = machine.describe(python)
+    results: dict[str, Any] = {
+        "smoke": args.smoke,
+        "machine": described,
+        "profile": profile.__dict__,
+        "modes": modes,
+        "skipped": skipped,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+    }
+    with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
+        workdir = Path(tmp)
+        with services(python, workdir, mlflow) as svc:
+            results["mlflow"] = svc.mlflow_kind
+            results["rounds"] = measure_rounds(python, modes, profile, svc, workdir)
+            if args.instructions:
+                results["instructions"] = measure_instructions(python, modes, profile, svc, workdir)
+        if not args.no_throughput:
+            from benchmarks import throughput
+
+            results["throughput"] = throughput.run_all(
+                python,
+                workdir,
+                profile.throughput_seconds,
+                smoke=args.smoke,
+                postgres=args.postgres,
+                log=_log,
+            )
+        if args.memory:
+            from benchmarks import memory
+
+            results["memory"] = memory.run(python, workdir, log=_log)
+    results["elapsed_s"] = round(time.time() - started, 1)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    results["machine"]["load_at_end"] = [round(x, 2) for x in load] if load else None
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    text = report.render(results)
+    (out_dir / "RESULTS.md").write_text(text)
+    _log(f"wrote {out_dir / 'RESULTS.md'} in {results['elapsed_s']} s")
+    return 0

@@ -1,0 +1,87 @@
+"""The benchmark harness keeps working: its smoke mode runs end to end and writes its table.
+
+No timing thresholds (this machine is shared and noisy): only that every expected row is there
+and the numbers are sane (positive, spans really exported, streams really streamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench-smoke")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLFLOW_T"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads((out / "results.json").read_text())
+    return results, (out / "RESULTS.md").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, str]) -> None:
+    results, _ = smoke
+    [round_] = results["rounds"]
+    assert sorted(run["mode"] for run in round_) == sorted(NO_PEER_MODES)
+    for run in round_:
+        variants = run["variants"]
+        assert set(variants) == {"plain", "plain_large", "stream_short", "stream_long", "async"}
+        for name, measured in variants.items():
+            for metric in ("wall_us", "cpu_us", "process_cpu_us"):
+                assert measured[metric] > 0, (run["mode"], name, metric)
+        assert variants["stream_short"]["chunks"] >= 2
+        assert variants["stream_long"]["chunks"] > 100
+    by_mode = {run["mode"]: run for run in round_}
+    assert by_mode["bridge"]["info"]["exported_spans"] > 0
+    assert by_mode["floor"]["info"]["exported_spans"] == by_mode["bridge"]["info"]["exported_spans"]
+    destinations = by_mode["pipeline"]["info"]["destinations"]
+    assert set(destinations) == {"otlp", "mlflow"}
+    for stats in destinations.values():
+        assert stats["exported"] == stats["received"] > 0
+
+
+@pytest.mark.timeout(180)
+def test_the_table_has_the_expected_rows(smoke: tuple[dict, str]) -> None:
+    _, text = smoke
+    assert text.startswith("# Benchmark results (SMOKE RUN")
+    assert "AMD" in text or "cores" in text  # the machine's description
+    off = text.split("### Content capture off", 1)[1].split("###", 1)[0]
+    for label in (
+        "bare OTel SDK span, same attribute count (floor)",
+        "otel-bridge LiteLLMInstrumentor",
+        "otel-bridge configure(): OTLP + MLflow live",
+    ):
+        row = next(line for line in off.splitlines() if line.startswith(f"| {label} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == 5 and all(c not in ("", "-") for c in cells), row
+    assert "| bare OTel SDK span, same attribute count (floor) | off |" in text  # ratio row
+    assert "## Targets" in text
+    assert "plain call ≤ 2x the bare span (content off)" in text
+
+
+@pytest.mark.timeout(180)
+def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str]) -> None:
+    results, text = smoke
+    [otlp] = results["throughput"]["runs"]
+    [level] = otlp["levels"]
+    assert level["made"] > 0 and level["exported"] > 0
+    assert otlp["received_by_sink"] == level["exported"]
+    assert level["made"] == level["exported"] + level["dropped"] + level["spooled"]
+    assert "| OTLP gRPC → loopback receiver | max" in text
