@@ -13,16 +13,18 @@ Everything here reads LiteLLM's own structures (checked against litellm 1.108-1.
 
 Only named fields are read, and only plain strings leave this module: the key itself, the
 master key, upstream ``api_key`` values and any ``Authorization`` value are never copied; they
-are collected instead (:func:`known_secrets`) so that free text (error messages) can be scrubbed.
+are collected instead (:func:`known_secrets`) so that free text (error messages) can be scrubbed
+with :func:`otel_bridge.redaction.scrub` (the same scrubber as the SDK instrumentation's).
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from otel_bridge import redaction
 
 # LiteLLM adds "User-Agent: <agent>" entries of its own to the request tags.
 _LITELLM_TAG_PREFIXES = ("User-Agent:",)
@@ -31,23 +33,7 @@ _LITELLM_TAG_PREFIXES = ("User-Agent:",)
 RESERVED_TAG_PREFIXES = ("mlflow.", "litellm.")
 
 _METADATA_FIELDS = ("metadata", "litellm_metadata")
-# Headers whose values are credentials in any LiteLLM setup (proxy key, forwarded provider keys).
-_SECRET_HEADER_WORDS = (
-    "authorization",
-    "api-key",
-    "api_key",
-    "apikey",
-    "token",
-    "secret",
-    "cookie",
-)
-_MIN_SECRET_LENGTH = 6
-REDACTED = "[REDACTED]"
-# Credentials in free text: bearer tokens and OpenAI/LiteLLM style keys ("sk-...").
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
-)
+REDACTED = redaction.MASK
 
 
 @dataclass(frozen=True)
@@ -193,11 +179,16 @@ def deployment(kwargs: Mapping[str, Any]) -> Deployment:
         model_group=text_value(slo.get("model_group")) or text_value(metadata.get("model_group")),
         model_id=text_value(slo.get("model_id")) or text_value(hidden.get("model_id")),
         model=text_value(slo.get("model")),
-        api_base=text_value(slo.get("api_base")) or text_value(params.get("api_base")),
+        api_base=_masked_url(text_value(slo.get("api_base")) or text_value(params.get("api_base"))),
     )
 
 
 # --- secret hygiene -------------------------------------------------------------------------
+
+
+def _masked_url(url: str | None) -> str | None:
+    """An api_base with its userinfo password and credential query values masked."""
+    return redaction.redact_url(url) if url else url
 
 
 def _proxy_master_key() -> str | None:
@@ -207,51 +198,37 @@ def _proxy_master_key() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _is_secret_header(name: str) -> bool:
-    return any(word in name for word in _SECRET_HEADER_WORDS)
-
-
 def known_secrets(kwargs: Mapping[str, Any]) -> frozenset[str]:
     """Credential values this call carries: to be scrubbed from any text that leaves."""
-    found: set[str] = set()
-
-    def add(value: Any) -> None:
-        if isinstance(value, str) and len(value.strip()) >= _MIN_SECRET_LENGTH:
-            found.add(value.strip())
-
-    add(_proxy_master_key())
-    add(kwargs.get("api_key"))
+    found = redaction.header_secrets(request_headers(kwargs))
+    found |= redaction.call_secrets(
+        {"master_key": _proxy_master_key(), "api_key": kwargs.get("api_key")}
+    )
     params = kwargs.get("litellm_params")
     if isinstance(params, Mapping):
-        add(params.get("api_key"))
-    for name, value in request_headers(kwargs).items():
-        if _is_secret_header(name):
-            add(value)
-            scheme, _, credential = value.partition(" ")
-            if credential and scheme.lower() in ("bearer", "basic"):
-                add(credential)
+        found |= redaction.call_secrets({"api_key": params.get("api_key")})
     return frozenset(found)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every known secret and anything shaped like a key or bearer token masked."""
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
+    return redaction.scrub(text, redaction.ordered(secrets))
 
 
 def scrub_known(value: Any, secrets: frozenset[str]) -> Any:
     """An attribute value with the known secrets masked (message content keeps its shape)."""
     if not secrets:
         return value
+    ordered = redaction.ordered(secrets)
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return _replace_known(value, ordered)
     if isinstance(value, (list, tuple)):
-        return [scrub_known(item, secrets) for item in value]
+        return [_replace_known(item, ordered) if isinstance(item, str) else item for item in value]
     return value
+
+
+def _replace_known(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text

@@ -1,0 +1,214 @@
+"""The scrubber: key-shaped strings, known secrets, credential names, URLs, log records."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from otel_bridge import redaction
+from otel_bridge.redaction import MASK, scrub, scrub_shapes
+
+SHAPED = [
+    "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123",
+    "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv",
+    "sk-svcacct-AbCdEfGhIjKlMnOp",
+    "sk-AbCdEfGhIjKlMnOpQrSt",  # a LiteLLM virtual key
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAIOSFODNN7EXAMPLE",
+    "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+    "ghp_" + "a1" * 18,
+    "github_pat_" + "A1_" * 12,
+    "xoxb-1234567890-abcdefghij",
+    "xoxp-1234567890-abcdefghij",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+]
+
+
+@pytest.mark.parametrize("key", SHAPED)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}",
+        "key: {} end",
+        "({})",
+        '{{"content": "{}"}}',
+        '"line one\\n{}"',  # JSON text: a key right after an escaped newline
+        '"\\u001b{}"',
+    ],
+)
+def test_key_shapes_are_masked(key, template):
+    text = template.format(key)
+    scrubbed = scrub_shapes(text)
+    assert key not in scrubbed
+    assert MASK in scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer abc.def-123456", "Authorization: Bearer ***"),
+        ("authorization: bearer AbCdEfGhIjKlMnOpQrStUv", "authorization: bearer ***"),
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "Authorization: Basic ***"),
+        ("https://ada:hunter2@example.com/v1", "https://ada:***@example.com/v1"),
+        ("postgresql://u:p@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("https://ghtoken1234@github.com/x.git", "https://***@github.com/x.git"),
+    ],
+)
+def test_credentials_in_context(text, expected):
+    assert scrub_shapes(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "task-runner sk-short",
+        "risk-assessment-framework and desk-lamp-assembly-instructions",
+        "mask-sk-",
+        "the bearer instruments were signed",
+        "a basic understanding of the basics",
+        "Basic HTTP authentication",
+        "see https://example.com/a@b and mailto:ada@example.com",
+        "hello world, 42 apples",
+        "AKIA is not a key",
+        "eyJ",
+        "",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert scrub_shapes(text) == text
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("api_key=abc123def", "api_key=***"),
+        ("OPENAI_API_KEY=abc123def", "OPENAI_API_KEY=***"),
+        ('{"password": "hunter22"}', '{"password": "***"}'),
+        ("x-api-key: 0123456789abcdef", "x-api-key: ***"),
+        ("client_secret='s3cr3t-value'", "client_secret='***'"),
+        ("https://h/x?sig=abcdef123&se=1", "https://h/x?sig=***&se=1"),
+        ("Ünïcode then api_key=abc123def", "Ünïcode then api_key=***"),
+    ],
+)
+def test_assignments_are_masked_in_free_text(text, expected):
+    assert scrub(text) == expected
+
+
+def test_known_secrets_are_masked_whatever_their_shape():
+    azure = "0123456789abcdef0123456789abcdef"
+    text = f"key {azure} refused; also {azure[:8]}"
+    assert scrub(text, [azure]) == f"key {MASK} refused; also {azure[:8]}"
+    # longest first: a secret containing another is masked whole
+    assert scrub("abcdefgh-ijkl", redaction.ordered(["abcdefgh", "abcdefgh-ijkl"])) == MASK
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("Authorization", True),
+        ("api-key", True),
+        ("x-api-key", True),
+        ("OPENAI_API_KEY", True),
+        ("apiKey", True),
+        ("LITELLM_MASTER_KEY", True),
+        ("MLFLOW_TRACKING_TOKEN", True),
+        ("MLFLOW_TRACKING_PASSWORD", True),
+        ("aws_secret_access_key", True),
+        ("Cookie", True),
+        ("key", False),
+        ("max_tokens", False),
+        ("session_id", False),
+        ("KEYBOARD", False),
+        ("monkey", False),
+        (None, False),
+    ],
+)
+def test_credential_names(name, secret):
+    assert redaction.is_secret_name(name) is secret
+
+
+def test_secrets_of_a_call():
+    found = redaction.call_secrets(
+        {
+            "model": "gpt-4o-mini",
+            "api_key": "sk-test-123456",
+            "max_tokens": 100,
+            "extra_headers": {
+                "Authorization": "Bearer tok-abcdef",
+                "api-key": "azure-abcdef",
+                "x-trace": "not-a-secret",
+            },
+            "api_base": "https://user:pw-123456@h/v1",
+            "aws_secret_access_key": "wJalrXUtnFEMI",
+        }
+    )
+    assert found == {
+        "sk-test-123456",
+        "Bearer tok-abcdef",
+        "tok-abcdef",
+        "azure-abcdef",
+        "pw-123456",
+        "wJalrXUtnFEMI",
+    }
+
+
+def test_secrets_of_the_environment():
+    env = {
+        "OPENAI_API_KEY": "sk-env-123456",
+        "OTEL_EXPORTER_OTLP_HEADERS": "api-key=hdr%20value1,x-tenant=acme-corp",
+        "DATABASE_URL": "postgresql://u:dbpass99@h/db",
+        "SOME_TOKEN": "true",  # not a credential whatever its name
+        "HOME": "/root",
+        "PATH": "/usr/bin",
+    }
+    assert redaction.environment_secrets(env) == {
+        "sk-env-123456",
+        "hdr value1",
+        "acme-corp",
+        "dbpass99",
+    }
+
+
+def test_redact_url_keeps_what_is_not_a_credential():
+    url = "https://ada:pw@res.openai.azure.com/openai?api-version=2024-10-21&key=k1&sig=s"
+    assert redaction.redact_url(url) == (
+        "https://ada:***@res.openai.azure.com/openai?api-version=2024-10-21&key=***&sig=***"
+    )
+    assert redaction.redact_url("http://127.0.0.1:4000/v1") == "http://127.0.0.1:4000/v1"
+
+
+def test_log_records_are_scrubbed(monkeypatch, caplog):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-token-value-1")
+    logger = redaction.scrubbed_logger("otel_bridge.tests.scrubbed")
+    caplog.set_level(logging.DEBUG, logger="otel_bridge.tests.scrubbed")
+    try:
+        raise ValueError("refused sk-proj-AbCdEfGhIjKlMnOpQrSt with plain-token-value-1")
+    except ValueError:
+        logger.warning("export to %s failed", "https://u:pw-99@h", exc_info=True)
+    text = caplog.text
+    assert "export to https://u:***@h failed" in text
+    assert "sk-proj-AbCdEfGhIjKlMnOpQrSt" not in text
+    assert "plain-token-value-1" not in text
+    assert "pw-99" not in text
+    assert "ValueError: refused *** with ***" in text
+
+
+def test_scrubbing_content_is_cheap():
+    """No match: a few literal scans of the text; about 2 µs for a short message."""
+    small = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Hi there"}]}])
+    big = json.dumps([{"type": "text", "content": "hello world, some text here " * 2400}])
+    assert len(big) > 64 * 1024
+    start = time.perf_counter()
+    for _ in range(1000):
+        scrub_shapes(small)
+    per_small = (time.perf_counter() - start) / 1000
+    start = time.perf_counter()
+    for _ in range(10):
+        scrub_shapes(big)
+    per_big = (time.perf_counter() - start) / 10
+    assert per_small < 50e-6, per_small  # generous for slow CI machines: measured ~2 µs
+    assert per_big < 5e-3, per_big  # measured ~0.2 ms for 64 KiB
