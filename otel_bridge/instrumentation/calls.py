@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -12,6 +13,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from otel_bridge.instrumentation import keys
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.exceptions import record_exception
 from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
 from otel_bridge.instrumentation.providers import resolve_model
 from otel_bridge.instrumentation.request import (
@@ -22,6 +24,9 @@ from otel_bridge.instrumentation.request import (
     start_attributes,
 )
 from otel_bridge.instrumentation.response import hidden_params, response_attributes
+from otel_bridge.redaction import call_secrets, redact_url
+
+_MAX_ATTEMPTS_KEPT = 8
 
 ACTIVE_CALL: ContextVar[LLMCall | None] = ContextVar("otel_bridge_litellm_call", default=None)
 """The instrumented call in progress in this context: a call made while one is active (LiteLLM
@@ -44,8 +49,10 @@ class Settings:
 
 class LLMCall:
     __slots__ = (
+        "attempts",
         "deployment",
         "kind",
+        "kwargs",
         "recording",
         "request",
         "router",
@@ -62,6 +69,7 @@ class LLMCall:
         settings: Settings,
         start_ns: int,
         router: bool,
+        kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.span = span
         self.kind = kind
@@ -70,6 +78,10 @@ class LLMCall:
         self.start_ns = start_ns
         self.router = router
         self.deployment: tuple[str, Any, Any] | None = None
+        # The call's arguments and a Router's per-deployment ones: only read if the call fails,
+        # for the credentials to mask in the exception's text.
+        self.kwargs = kwargs
+        self.attempts: list[dict[str, Any]] | None = None
         # A span that is not recorded (sampled out, SDK disabled) gets no further work.
         self.recording = span.is_recording()
 
@@ -79,6 +91,11 @@ class LLMCall:
         """A LiteLLM call made inside this one: for a Router call, the deployment it tries."""
         if not self.router:
             return
+        attempts = self.attempts
+        if attempts is None:
+            attempts = self.attempts = []
+        if len(attempts) < _MAX_ATTEMPTS_KEPT:
+            attempts.append(kwargs)
         try:
             model = bound(op, args, kwargs, "model")
             if isinstance(model, str):
@@ -102,7 +119,7 @@ class LLMCall:
             if litellm_provider:
                 set_provider(attrs, litellm_provider)
             if isinstance(api_base, str) and api_base:
-                attrs[keys.LITELLM_API_BASE] = api_base
+                attrs[keys.LITELLM_API_BASE] = redact_url(api_base)
                 set_server(attrs, api_base, litellm_provider)
             self.span.update_name(f"{OPERATION_NAMES[self.kind]} {resolved}")
         if not hidden:
@@ -167,11 +184,23 @@ class LLMCall:
             self._common(attrs, None)
             span = self.span
             span.set_attributes(attrs)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
         except Exception:
             record_error("error_attributes")
+        try:
+            record_exception(self.span, exc, self.secrets())
+        except Exception:
+            record_error("error_exception")
+            with contextlib.suppress(Exception):  # at least the status, without the text
+                self.span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
         self._end()
+
+    def secrets(self) -> set[str]:
+        """The credentials passed to this call (and to a Router's deployments)."""
+        found: set[str] = set()
+        for kwargs in (self.kwargs, *(self.attempts or ())):
+            if isinstance(kwargs, dict):
+                found |= call_secrets(kwargs)
+        return found
 
     def _end(self) -> None:
         try:
@@ -196,7 +225,7 @@ def start_call(
         span = settings.tracer.start_span(
             request.span_name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns
         )
-        return LLMCall(span, op.kind, request, settings, start_ns, router)
+        return LLMCall(span, op.kind, request, settings, start_ns, router, kwargs)
     except Exception:
         record_error("request_attributes")
         return None

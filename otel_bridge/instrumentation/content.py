@@ -12,18 +12,27 @@ Shapes (semantic-conventions-genai ``gen-ai-input-messages.json`` / ``-output-me
     system: [{"type": "text", "content": "..."}]
     tools:  [{"type": "function", "name": "f", "description": "...", "parameters": {...}}]
 
-Binary data never goes in: a base64 ``data:`` URL becomes a ``blob`` part whose content is
-replaced by a short note of its size. Nothing here raises: every value that ``json`` cannot
-encode falls back to ``str``/``repr``.
+Binary data never goes in: a base64 ``data:`` URL (or an Anthropic/Gemini base64 ``source`` /
+``inline_data``, or any long base64 string in a part of an unknown type) becomes a ``blob`` part
+whose content is replaced by a short note of its size. Nothing here raises: every value that
+``json`` cannot encode falls back to ``model_dump``/``str``/``repr``, and a structure ``json``
+refuses whole (cycles, non-string keys, nesting deeper than the interpreter's recursion limit,
+integers too long to print) is rebuilt bounded in depth and size. The JSON text is valid UTF-8
+(lone surrogates become U+FFFD) and key-shaped strings in it are masked
+(:func:`otel_bridge.redaction.scrub_shapes`), after truncation, so the cost is bounded by
+``max_length``; a cut never leaves the beginning of a long token behind.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from otel_bridge.instrumentation.fields import field
+from otel_bridge.redaction import KEY_PREFIXES, scrub_shapes
 
 DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024
 """Default limit, in characters, of one content attribute value."""
@@ -35,9 +44,20 @@ _ELIDED = "[elided by otel-bridge: {size} bytes of base64 {mime}]"
 _FINISH_REASONS = {"tool_calls": "tool_call", "function_call": "tool_call"}
 
 
+_MAX_DEPTH = 32  # of a structure rebuilt when json refuses it
+_MAX_NODES = 10_000
+_MAX_INT_BITS = 14_000  # str() refuses integers of more than 4300 digits (~14284 bits)
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.+/=~")
+_MAX_TOKEN_BACKOFF = 256
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _fallback(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
+    try:
+        dump = getattr(value, "model_dump", None)
+    except Exception:
+        dump = None
+    if dump is not None and callable(dump):
         try:
             return dump(mode="json", exclude_none=True)
         except Exception:
@@ -45,7 +65,10 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"[{len(value)} bytes]"
+        try:
+            return f"[{len(value)} bytes]"
+        except Exception:
+            return "[bytes]"
     try:
         return str(value)
     except Exception:
@@ -59,21 +82,104 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=_fallback, ensure_ascii=False, separators=(",", ":"))
 
 
+class _Budget:
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes = _MAX_NODES
+
+
+def _jsonable(value: Any, depth: int, path: set[int], budget: _Budget) -> Any:
+    """``value`` as plain JSON types, bounded: for what ``json.dumps`` refused whole."""
+    budget.nodes -= 1
+    if budget.nodes < 0:
+        return "…"
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return (
+            int(value)
+            if value.bit_length() <= _MAX_INT_BITS
+            else f"<int of {value.bit_length()} bits>"
+        )
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if depth >= _MAX_DEPTH:
+        return "…"
+    ident = id(value)
+    if ident in path:
+        return "<cycle>"
+    path.add(ident)
+    try:
+        if isinstance(value, Mapping):
+            return {
+                (k if isinstance(k, str) else safe_str(k)): _jsonable(v, depth + 1, path, budget)
+                for k, v in list(value.items())
+            }
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [_jsonable(v, depth + 1, path, budget) for v in list(value)]
+        converted = _fallback(value)
+        if isinstance(converted, str):
+            return converted
+        return _jsonable(converted, depth + 1, path, budget)
+    finally:
+        path.discard(ident)
+
+
+def _dumps_bounded(value: Any) -> tuple[str, Any]:
+    """(JSON text, the value it encodes): ``json.dumps`` first, a bounded rebuild if it refuses."""
+    try:
+        return _dumps(value), value
+    except Exception:  # cycles, non-string keys, too deep, an int too long, a raising default
+        pass
+    try:
+        rebuilt = _jsonable(value, 0, set(), _Budget())
+        return _dumps(rebuilt), rebuilt
+    except Exception:
+        return '"<unserialisable>"', None
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` encodable as UTF-8 (OTLP and protobuf refuse lone surrogates): each replaced by
+    U+FFFD, so the length is unchanged."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, never raising, valid UTF-8: for attribute values taken from the caller."""
+    if type(value) is not str:
+        try:
+            value = str(value)
+        except Exception:
+            return f"<{type(value).__name__}>"
+        if not isinstance(value, str):
+            return f"<{type(value).__name__}>"
+    return value if value.isascii() else utf8_safe(value)
+
+
 def to_json(value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> str:
     """JSON text of ``value``, at most about ``max_length`` characters; never raises.
 
     Over the limit, long strings inside the value are shortened first (so the result stays valid
-    JSON); if that is not enough the text itself is cut and the marker appended.
+    JSON); if that is not enough the text itself is cut and the marker appended. Key-shaped strings
+    are masked and the text is valid UTF-8.
     """
     try:
-        text = _dumps(value)
-    except Exception:
-        try:
-            text = json.dumps(_fallback(value), ensure_ascii=False)
-        except Exception:
-            text = '"<unserialisable>"'
-    if len(text) <= max_length:
-        return text
+        text, encoded = _dumps_bounded(value)
+        if len(text) > max_length:
+            text = _bounded(encoded, text, max_length)
+        return utf8_safe(scrub_shapes(text))
+    except Exception:  # e.g. MemoryError building the text of a huge value
+        return '"<unserialisable>"'
+
+
+def _bounded(value: Any, text: str, max_length: int) -> str:
     try:
         leaves = max(1, _count_strings(value))
         cap = max(64, max_length // (leaves + 1))
@@ -88,8 +194,22 @@ def to_json(value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> str:
 def truncate(text: str, max_length: int) -> str:
     if len(text) <= max_length:
         return text
-    keep = max(0, max_length - 64)
+    keep = _token_start(text, max(0, max_length - 64))
     return text[:keep] + TRUNCATION_MARKER.format(removed=len(text) - keep, total=len(text))
+
+
+def _token_start(text: str, cut: int) -> int:
+    """``cut``, moved back to where a key-shaped token it would split begins (the beginning of
+    a key, cut too short for the scrubber to recognise, must not be left behind)."""
+    if cut <= 0 or cut >= len(text) or text[cut] not in _TOKEN_CHARS:
+        return cut
+    floor = max(0, cut - _MAX_TOKEN_BACKOFF)
+    start = cut
+    while start > floor and text[start - 1] in _TOKEN_CHARS:
+        start -= 1
+    segment = text[start:cut]
+    found = [i for i in (segment.find(p) for p in KEY_PREFIXES) if i >= 0]
+    return start + min(found) if found else cut
 
 
 def _count_strings(value: Any, depth: int = 0) -> int:
@@ -137,8 +257,69 @@ def _data_url_part(url: str, modality: str) -> dict[str, Any] | None:
 def _uri_part(url: Any, modality: str) -> dict[str, Any]:
     if isinstance(url, dict):
         url = url.get("url")
-    url = url if isinstance(url, str) else str(url)
+    url = url if isinstance(url, str) else safe_str(url)
     return _data_url_part(url, modality) or {"type": "uri", "modality": modality, "uri": url}
+
+
+def _base64_size(data: Any) -> int:
+    try:
+        return (len(data) * 3) // 4 if isinstance(data, str) else len(data)
+    except Exception:
+        return 0
+
+
+def _blob(modality: str, mime: Any, data: Any) -> dict[str, Any]:
+    mime = safe_str(mime) if mime else None
+    return {
+        "type": "blob",
+        "modality": modality,
+        "mime_type": mime,
+        "content": _ELIDED.format(size=_base64_size(data), mime=mime or "data"),
+    }
+
+
+_MODALITIES = {"image": "image", "audio": "audio", "document": "document", "video": "video"}
+_BASE64 = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
+_MIN_ELIDED = 1024  # a string this long made of base64 characters only is binary data
+
+
+def _source_part(kind: Any, part: Any) -> dict[str, Any] | None:
+    """Anthropic ``{"type": "image", "source": {"type": "base64", "media_type", "data"}}`` and
+    Gemini ``inline_data`` / ``file_data`` parts."""
+    source = field(part, "source")
+    modality = _MODALITIES.get(kind, "document") if isinstance(kind, str) else "document"
+    if source is not None:
+        source_type = field(source, "type")
+        if source_type == "base64":
+            return _blob(modality, field(source, "media_type"), field(source, "data"))
+        if source_type == "url":
+            return _uri_part(field(source, "url") or "", modality)
+        return None
+    inline = field(part, "inline_data")
+    if inline is not None:
+        mime = field(inline, "mime_type")
+        kind = mime.split("/", 1)[0] if isinstance(mime, str) else None
+        return _blob(_MODALITIES.get(kind, "document"), mime, field(inline, "data"))
+    return None
+
+
+def _elide_binary(value: Any, depth: int = 0) -> Any:
+    """A part of a type not known here: long base64 strings in it replaced by a note."""
+    if isinstance(value, str):
+        if len(value) >= _MIN_ELIDED and _BASE64.fullmatch(value):
+            return _ELIDED.format(size=_base64_size(value), mime="data")
+        if value.startswith("data:") and len(value) >= _MIN_ELIDED:
+            return _data_url_part(value, "document")
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _fallback(value)
+    if depth >= 4:
+        return value
+    if isinstance(value, dict):
+        return {k: _elide_binary(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_elide_binary(v, depth + 1) for v in value]
+    return value
 
 
 def _content_part(part: Any) -> dict[str, Any]:
@@ -152,13 +333,7 @@ def _content_part(part: Any) -> dict[str, Any]:
     if kind == "input_audio":
         audio = field(part, "input_audio") or {}
         fmt = field(audio, "format")
-        data = field(audio, "data") or ""
-        return {
-            "type": "blob",
-            "modality": "audio",
-            "mime_type": f"audio/{fmt}" if fmt else None,
-            "content": _ELIDED.format(size=(len(data) * 3) // 4, mime=f"audio/{fmt or 'data'}"),
-        }
+        return _blob("audio", f"audio/{safe_str(fmt)}" if fmt else None, field(audio, "data"))
     if kind in ("file", "input_file"):
         file = field(part, "file") or part
         file_id = field(file, "file_id")
@@ -170,10 +345,20 @@ def _content_part(part: Any) -> dict[str, Any]:
         return {"type": "text", "content": field(part, "refusal") or ""}
     if kind in ("thinking", "reasoning"):
         return {"type": "reasoning", "content": field(part, "thinking") or field(part, "text")}
+    blob = _source_part(kind, part)
+    if blob is not None:
+        return blob
     generic = _fallback(part) if not isinstance(part, dict) else part
+    name = safe_str(kind) if kind else "unknown"
     if isinstance(generic, dict):
-        return {"type": str(kind or "unknown"), **{k: v for k, v in generic.items() if k != "type"}}
-    return {"type": str(kind or "unknown"), "content": generic}
+        return {"type": name, **{k: _elide_binary(v) for k, v in generic.items() if k != "type"}}
+    return {"type": name, "content": _elide_binary(generic)}
+
+
+def _sequence(value: Any) -> list[Any] | tuple[Any, ...]:
+    """A list or tuple as it is; anything else as nothing. Iterating a generator or another
+    one-shot iterable here would consume what the caller handed to LiteLLM."""
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -213,7 +398,7 @@ def _tool_call_part(call: Any) -> dict[str, Any]:
 def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """OpenAI-style chat messages (dicts or LiteLLM Message objects) as input messages."""
     result: list[dict[str, Any]] = []
-    for message in messages or ():
+    for message in _sequence(messages):
         role = field(message, "role") or "user"
         if role in ("tool", "function"):
             response = field(message, "content")
@@ -230,7 +415,7 @@ def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
         reasoning = field(message, "reasoning_content")
         if reasoning:
             parts.insert(0, {"type": "reasoning", "content": reasoning})
-        for call in field(message, "tool_calls") or ():
+        for call in _sequence(field(message, "tool_calls")):
             parts.append(_tool_call_part(call))
         legacy = field(message, "function_call")
         if legacy:
@@ -246,7 +431,7 @@ def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
 def output_finish_reason(reason: Any) -> str:
     if not reason:
         return "unknown"
-    reason = str(reason)
+    reason = safe_str(reason)
     return _FINISH_REASONS.get(reason, reason)
 
 
@@ -256,7 +441,7 @@ def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     if reasoning:
         parts.append({"type": "reasoning", "content": reasoning})
     parts.extend(_content_parts(field(message, "content")))
-    for call in field(message, "tool_calls") or ():
+    for call in _sequence(field(message, "tool_calls")):
         parts.append(_tool_call_part(call))
     return {
         "role": field(message, "role") or "assistant",
@@ -268,7 +453,7 @@ def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
 def tool_definitions(tools: Iterable[Any]) -> list[Any]:
     """OpenAI ``tools=[{"type": "function", "function": {...}}]`` flattened per the conventions."""
     result: list[Any] = []
-    for tool in tools or ():
+    for tool in _sequence(tools):
         function = field(tool, "function")
         if function is not None:
             entry = {"type": field(tool, "type") or "function", "name": field(function, "name")}
@@ -285,7 +470,7 @@ def tool_definitions(tools: Iterable[Any]) -> list[Any]:
 
 
 def text_parts(text: Any) -> list[dict[str, Any]]:
-    return [{"type": "text", "content": text if isinstance(text, str) else str(text)}]
+    return [{"type": "text", "content": text if isinstance(text, str) else safe_str(text)}]
 
 
 def prompt_messages(prompt: Any) -> list[dict[str, Any]]:
@@ -305,7 +490,7 @@ def responses_input_messages(items: Any) -> list[dict[str, Any]]:
     if isinstance(items, str):
         return [{"role": "user", "parts": text_parts(items)}]
     result: list[dict[str, Any]] = []
-    for item in items:
+    for item in _sequence(items):
         kind = field(item, "type")
         if kind == "function_call":
             result.append({"role": "assistant", "parts": [_tool_call_part(item)]})
@@ -326,14 +511,14 @@ def responses_input_messages(items: Any) -> list[dict[str, Any]]:
 
 def responses_output_messages(output: Any, finish_reason: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    for item in output or ():
+    for item in _sequence(output):
         kind = field(item, "type")
         if kind == "message":
             parts.extend(_content_parts(field(item, "content")))
         elif kind == "function_call":
             parts.append(_tool_call_part(item))
         elif kind == "reasoning":
-            for summary in field(item, "summary") or ():
+            for summary in _sequence(field(item, "summary")):
                 parts.append({"type": "reasoning", "content": field(summary, "text")})
         else:
             parts.append(_content_part(item))
@@ -345,18 +530,17 @@ def responses_output_messages(output: Any, finish_reason: str) -> list[dict[str,
 
 def image_output_messages(data: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    for image in data or ():
+    for image in _sequence(data):
         url = field(image, "url")
         b64 = field(image, "b64_json")
         if url:
             parts.append(_uri_part(url, "image"))
         elif b64:
-            size = (len(b64) * 3) // 4
             parts.append(
                 {
                     "type": "blob",
                     "modality": "image",
-                    "content": _ELIDED.format(size=size, mime="image"),
+                    "content": _ELIDED.format(size=_base64_size(b64), mime="image"),
                 }
             )
         revised = field(image, "revised_prompt")

@@ -27,6 +27,7 @@ span only while its own code runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -39,6 +40,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from otel_bridge.instrumentation import keys, runtime
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.exceptions import record_exception
+from otel_bridge.redaction import MASK, call_secrets, is_secret_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +73,13 @@ def _capture(explicit: bool | None) -> bool:
     except Exception:
         record_error("content_policy")
         return False
+
+
+def _masked(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments named like credentials (``api_key``, ``password``...) never recorded."""
+    if any(is_secret_name(name) for name in arguments):
+        return {k: MASK if is_secret_name(k) else v for k, v in arguments.items()}
+    return arguments
 
 
 def _max_length() -> int:
@@ -136,14 +146,20 @@ class _Step:
             record_error("trace_end")
         span.end()
 
-    @staticmethod
-    def fail(span: Span, exc: BaseException) -> None:
+    def fail(
+        self,
+        span: Span,
+        exc: BaseException,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         try:
             span.set_attribute(keys.ERROR_TYPE, type(exc).__qualname__)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"[:1024]))
+            record_exception(span, exc, self.secrets_of(args, kwargs or {}))
         except Exception:
             record_error("trace_error")
+            with contextlib.suppress(Exception):
+                span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
         span.end()
 
     # -- decorating ------------------------------------------------------------------------
@@ -157,15 +173,23 @@ class _Step:
             return qualname.rsplit(".", 1)[0]  # a method: the agent is its class
         return getattr(func, "__name__", None) or "step"
 
+    def secrets_of(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> set[str]:
+        """Values of the credential-named arguments (``api_key=...``): masked in the exception."""
+        named: dict[str, Any] = dict(kwargs)
+        if args and self.signature is not None:
+            with contextlib.suppress(TypeError):
+                named.update(self.signature.bind_partial(*args, **kwargs).arguments)
+        return call_secrets(named)
+
     def inputs_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
         def inputs() -> Any:
             signature = self.signature
             if signature is None:
-                return {"args": list(args), "kwargs": kwargs}
+                return {"args": list(args), "kwargs": _masked(kwargs)}
             try:
                 bound = signature.bind_partial(*args, **kwargs)
             except TypeError:
-                return {"args": list(args), "kwargs": kwargs}
+                return {"args": list(args), "kwargs": _masked(kwargs)}
             values = dict(bound.arguments)
             for name in ("self", "cls"):
                 values.pop(name, None)
@@ -174,7 +198,7 @@ class _Step:
                     values.update(values.pop(name))
             if self.span_type == TOOL:
                 values.pop("tool_call_id", None)  # recorded as gen_ai.tool.call.id
-            return values
+            return _masked(values)
 
         return inputs
 
@@ -206,7 +230,7 @@ class _Step:
                         step.finish(span, items, True)
                         return
                     except BaseException as exc:
-                        step.fail(span, exc)
+                        step.fail(span, exc, args, kwargs)
                         raise
                     finally:
                         otel_context.detach(token)
@@ -240,7 +264,7 @@ class _Step:
                         step.finish(span, items, True)
                         return stop.value
                     except BaseException as exc:
-                        step.fail(span, exc)
+                        step.fail(span, exc, args, kwargs)
                         raise
                     finally:
                         otel_context.detach(token)
@@ -266,7 +290,7 @@ class _Step:
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as exc:
-                    step.fail(span, exc)
+                    step.fail(span, exc, args, kwargs)
                     raise
                 finally:
                     otel_context.detach(token)
@@ -282,7 +306,7 @@ class _Step:
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                step.fail(span, exc)
+                step.fail(span, exc, args, kwargs)
                 raise
             finally:
                 otel_context.detach(token)

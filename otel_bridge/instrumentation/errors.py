@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
-_LOG = logging.getLogger("otel_bridge.instrumentation")
+from otel_bridge.redaction import scrubbed_logger
+
+# Its records are scrubbed: a traceback may quote the values the failure was about.
+_LOG = scrubbed_logger("otel_bridge.instrumentation")
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
 

@@ -39,7 +39,10 @@ def field(obj: Any, name: str) -> Any:
         value = values.get(name, _MISSING)
         if value is not _MISSING:
             return value
-    extra = getattr(obj, "__pydantic_extra__", None) if values is not None else None
+    try:
+        extra = getattr(obj, "__pydantic_extra__", None) if values is not None else None
+    except Exception:  # a __getattr__ that raises something else than AttributeError
+        return None
     if extra:
         value = extra.get(name, _MISSING)
         if value is not _MISSING:

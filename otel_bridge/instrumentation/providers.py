@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from otel_bridge.instrumentation.content import utf8_safe
+
 # LiteLLM custom_llm_provider -> gen_ai.provider.name. Unknown providers pass through unchanged.
 PROVIDER_NAMES: dict[str, str] = {
     "openai": "openai",
@@ -103,7 +105,7 @@ def server_of(api_base: str) -> tuple[str, int | None] | None:
         port = parts.port
         if port is None and parts.scheme in ("http", "https"):
             port = 443 if parts.scheme == "https" else 80
-        result = (host, port) if host else None
+        result = (host if host.isascii() else utf8_safe(host), port) if host else None
     except Exception:
         result = None
     if len(_server_cache) >= _CACHE_LIMIT:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation.content import safe_str, utf8_safe
 from otel_bridge.instrumentation.operations import (
     CHAT,
     EMBEDDINGS,
@@ -82,9 +83,9 @@ def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
             continue
         found = md.get("tags")
         if isinstance(found, (list, tuple)):
-            tags.extend(str(t) for t in found)
+            tags.extend(safe_str(t) for t in found)
         elif isinstance(found, str):
-            tags.append(found)
+            tags.append(safe_str(found))
         session = session or md.get("session_id")
         conversation = conversation or md.get("conversation_id")
         user = user or md.get("user_id")
@@ -96,23 +97,28 @@ def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
             if sep and key.strip():
                 attrs[keys.MLFLOW_TRACE_TAG_PREFIX + key.strip()] = value.strip()
     if user:
-        attrs[keys.USER_ID] = str(user)
-        attrs[keys.MLFLOW_TRACE_USER] = str(user)
+        attrs[keys.USER_ID] = attrs[keys.MLFLOW_TRACE_USER] = safe_str(user)
     if session:
-        attrs[keys.SESSION_ID] = str(session)
-        attrs[keys.MLFLOW_TRACE_SESSION] = str(session)
+        attrs[keys.SESSION_ID] = attrs[keys.MLFLOW_TRACE_SESSION] = safe_str(session)
     conversation = conversation or kwargs.get("conversation") or session
     if isinstance(conversation, str) and conversation:
-        attrs[keys.CONVERSATION_ID] = conversation
+        attrs[keys.CONVERSATION_ID] = safe_str(conversation)
+
+
+_INT64 = 2**63
 
 
 def _number(value: Any, cast: type) -> Any:
+    """``value`` as a float or an int an OTLP attribute can hold (int64); None otherwise."""
     if isinstance(value, bool):
         return None
     try:
-        return cast(value)
-    except (TypeError, ValueError, OverflowError):
+        number = cast(value)
+    except Exception:
         return None
+    if cast is int and not -_INT64 <= number < _INT64:
+        return None
+    return number
 
 
 def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> None:
@@ -135,10 +141,11 @@ def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> Non
         if seed is not None:
             attrs[keys.REQUEST_SEED] = seed
     stop = kwargs.get("stop")
-    if stop:
-        attrs[keys.REQUEST_STOP_SEQUENCES] = (
-            [stop] if isinstance(stop, str) else [str(s) for s in stop]
-        )
+    if isinstance(stop, str):
+        if stop:
+            attrs[keys.REQUEST_STOP_SEQUENCES] = [safe_str(stop)]
+    elif isinstance(stop, (list, tuple)) and stop:
+        attrs[keys.REQUEST_STOP_SEQUENCES] = [safe_str(s) for s in stop]
     n = kwargs.get("n")
     if n is not None and n != 1:
         n = _number(n, int)
@@ -149,7 +156,7 @@ def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> Non
     if op.kind == EMBEDDINGS:
         fmt = kwargs.get("encoding_format")
         if fmt:
-            attrs[keys.REQUEST_ENCODING_FORMATS] = [str(fmt)]
+            attrs[keys.REQUEST_ENCODING_FORMATS] = [safe_str(fmt)]
     elif op.kind == IMAGE:
         attrs[keys.OUTPUT_TYPE] = "image"
     else:
@@ -231,6 +238,8 @@ def start_attributes(
     model = ""
     litellm_provider = kwargs.get("custom_llm_provider")
     if isinstance(raw_model, str) and raw_model:
+        if not raw_model.isascii():
+            raw_model = utf8_safe(raw_model)
         if router:
             model = raw_model
         else:

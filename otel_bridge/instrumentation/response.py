@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation.content import safe_str
 from otel_bridge.instrumentation.fields import field
 from otel_bridge.instrumentation.operations import (
     CHAT,
@@ -16,12 +17,14 @@ from otel_bridge.instrumentation.operations import (
 
 
 def _int(value: Any) -> int | None:
+    """A token count as an int an OTLP attribute can hold (int64); None otherwise."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except Exception:
         return None
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def usage_attributes(attrs: dict[str, Any], usage: Any, kind: str) -> None:
@@ -91,14 +94,15 @@ def response_attributes(kind: str, response: Any, capture: bool, max_length: int
     attrs: dict[str, Any] = {}
     response_id = field(response, "id")
     if isinstance(response_id, str) and response_id:
-        attrs[keys.RESPONSE_ID] = response_id
+        attrs[keys.RESPONSE_ID] = safe_str(response_id)
     model = field(response, "model")
     if isinstance(model, str) and model:
-        attrs[keys.RESPONSE_MODEL] = model
+        attrs[keys.RESPONSE_MODEL] = safe_str(model)
     usage_attributes(attrs, field(response, "usage"), kind)
     if kind in (CHAT, TEXT_COMPLETION):
-        choices = field(response, "choices") or ()
-        reasons = [str(field(c, "finish_reason") or "") for c in choices]
+        choices = field(response, "choices")
+        choices = choices if isinstance(choices, (list, tuple)) else ()
+        reasons = [safe_str(field(c, "finish_reason") or "") for c in choices]
         if reasons:
             attrs[keys.RESPONSE_FINISH_REASONS] = reasons
         if capture and choices:
