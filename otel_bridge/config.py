@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from otel_bridge.redaction import mask_url
 
@@ -289,8 +289,15 @@ def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
     )
 
 
+def _split_url(var: str, url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as error:  # e.g. "Invalid IPv6 URL"
+        raise ConfigError(var, url, f"not a valid URL ({error})") from None
+
+
 def _check_url(var: str, url: str) -> None:
-    parts = urlsplit(url)
+    parts = _split_url(var, url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             var,
@@ -394,7 +401,7 @@ def _file_pair(env: Mapping[str, str], suffix: str) -> str | None:
 def _mlflow(env: Mapping[str, str], service_name: str | None) -> MlflowSettings:
     var = "MLFLOW_TRACKING_URI"
     uri = env.get(var, "").strip() or EMBEDDED_TRACKING_URI
-    scheme = urlsplit(uri).scheme
+    scheme = _split_url(var, uri).scheme
     if scheme in ("http", "https"):
         _check_url_host(var, uri)
     elif scheme == "databricks" or uri == "databricks":
@@ -429,7 +436,7 @@ def _mlflow(env: Mapping[str, str], service_name: str | None) -> MlflowSettings:
 
 
 def _check_url_host(var: str, url: str) -> None:
-    parts = urlsplit(url)
+    parts = _split_url(var, url)
     if not parts.hostname:
         raise ConfigError(var, url, "the URL has no host")
     try:
