@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from otel_bridge.redaction import mask_url
+from otel_bridge.redaction import MASK, mask_headers, mask_url
 
 _logger = logging.getLogger(__name__)
 
@@ -68,6 +68,25 @@ class ContentPolicy:
         return bool(getattr(self, destination))
 
 
+def _masked_repr(
+    obj: Any,
+    urls: tuple[str, ...] = (),
+    secrets: tuple[str, ...] = (),
+    headers: tuple[str, ...] = (),
+) -> str:
+    shown = []
+    for item in fields(obj):
+        value = getattr(obj, item.name)
+        if value and item.name in urls:
+            value = mask_url(value)
+        elif value and item.name in secrets:
+            value = MASK
+        elif value and item.name in headers:
+            value = mask_headers(value)
+        shown.append(f"{item.name}={value!r}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
 @dataclass(frozen=True)
 class OtlpSettings:
     endpoint: str
@@ -81,6 +100,9 @@ class OtlpSettings:
     client_key: str | None = None
     insecure: bool | None = None
 
+    def __repr__(self) -> str:  # printed configuration never shows a header value
+        return _masked_repr(self, urls=("endpoint",), headers=("headers",))
+
 
 @dataclass(frozen=True)
 class MlflowSettings:
@@ -91,6 +113,9 @@ class MlflowSettings:
     username: str | None = None
     password: str | None = None
     verify: bool | str = True  # False, True or a CA bundle path
+
+    def __repr__(self) -> str:  # nor a token, a password or a URL's userinfo
+        return _masked_repr(self, urls=("tracking_uri",), secrets=("token", "password"))
 
     @property
     def embedded(self) -> bool:

@@ -14,7 +14,8 @@ Two tools, used together:
   lines). Scanned for only where text is serialised anyway (captured content, exception
   messages, log records), never on the path of a call without content capture.
 
-Everything is replaced by :data:`MASK`. Nothing here raises on odd input.
+Everything is replaced by :data:`MASK`. Nothing here raises on odd input. Importing this module
+makes every log record of the bridge's loggers (``otel_bridge.*``) scrubbed as it is created.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -407,34 +410,57 @@ def mask_headers(headers: Mapping[str, Any]) -> dict[str, str]:
 
 # --- log lines -----------------------------------------------------------------------------
 
-
-class ScrubbingFilter(logging.Filter):
-    """Scrubs the bridge's own log records: the message with its arguments, and the traceback
-    of ``exc_info``, before any handler formats them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            secrets = process_secrets()
-            message = record.getMessage()
-            record.msg = scrub(message, secrets)
-            record.args = None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = scrub(record.exc_text, secrets)
-            if record.stack_info:
-                record.stack_info = scrub(record.stack_info, secrets)
-        except Exception:  # a log line must never break the caller
-            pass
-        return True
+BRIDGE_LOGGER = "otel_bridge"
+_SECRETS_TTL = 1.0  # seconds: log records come in bursts, the environment hardly changes
+_cache: list[Any] = [0.0, ()]
+_install_lock = threading.Lock()
+_installed: list[bool] = []
 
 
-_FILTER = ScrubbingFilter()
+def _recent_process_secrets() -> tuple[str, ...]:
+    now = time.monotonic()
+    if now - _cache[0] > _SECRETS_TTL:
+        _cache[1] = process_secrets()
+        _cache[0] = now
+    return _cache[1]
 
 
-def scrubbed_logger(name: str) -> logging.Logger:
-    """``logging.getLogger(name)`` with the scrubbing filter: for every logger of the bridge."""
-    logger = logging.getLogger(name)
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
-    return logger
+def scrub_record(record: logging.LogRecord) -> None:
+    """The record's message (with its arguments), traceback and stack, scrubbed in place."""
+    try:
+        secrets = _recent_process_secrets()
+        record.msg = scrub(record.getMessage(), secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info, secrets)
+    except Exception:  # a log line must never break the code that logs it
+        pass
+
+
+def install_log_scrubbing() -> None:
+    """Every record of a logger under ``otel_bridge`` is scrubbed as it is created, whichever
+    module of the bridge logs it and whatever handler the application attached: the record
+    factory is wrapped (chained, once per process); records of other loggers pass untouched."""
+    with _install_lock:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            name = record.name
+            if name.startswith(BRIDGE_LOGGER) and (
+                len(name) == len(BRIDGE_LOGGER) or name[len(BRIDGE_LOGGER)] == "."
+            ):
+                scrub_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed.append(True)
+
+
+install_log_scrubbing()

