@@ -36,6 +36,7 @@ from otel_bridge.exporters.retry import (
     grpc_error,
     http_error,
 )
+from otel_bridge.exporters.tls import TlsSession
 
 USER_AGENT = "otel-bridge"
 
@@ -51,7 +52,7 @@ class OtlpHttpTransport:
 
     def _new_session(self) -> requests.Session:
         settings = self._settings
-        session = requests.Session()
+        session = TlsSession()  # the CA below wins over REQUESTS_CA_BUNDLE
         session.headers.update({"User-Agent": USER_AGENT, **settings.headers})
         session.headers["Content-Type"] = "application/x-protobuf"
         if settings.compression:
