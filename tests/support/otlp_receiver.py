@@ -4,6 +4,9 @@ with OtlpReceiver() as receiver:
     exporter = OTLPSpanExporter(endpoint=receiver.grpc_endpoint, insecure=True)
     ...
     [span] = receiver.wait_for_spans(1)
+
+with OtlpReceiver(tls=make_tls_files(tmp_path).server_tls()) as receiver:  # tests.support.tls
+    ...  # both sides speak TLS (gRPC with TLS, https); grpc_endpoint / http_endpoint say https
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 from google.protobuf import json_format
@@ -36,6 +39,9 @@ from .otlp_decode import (
 from .otlp_faults import Fault, FaultPlan
 from .ports import LOOPBACK
 
+if TYPE_CHECKING:
+    from .tls import ServerTls
+
 __all__ = ["OtlpReceiver", "ReceivedRequest", "ReceivedSpan"]
 
 TRACES_PATH = "/v1/traces"
@@ -51,7 +57,11 @@ class ReceivedRequest(NamedTuple):
 class OtlpReceiver:
     """In-process OTLP/gRPC + OTLP/HTTP trace receiver bound to 127.0.0.1 on OS-chosen ports."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ServerTls | None = None) -> None:
+        """``tls``: serve gRPC with TLS and HTTPS (a client certificate required when it names a
+        client CA) instead of plaintext."""
+        self.tls = tls
+        self.handshake_failures = 0  # HTTPS connections whose TLS handshake failed
         self.grpc_port = 0
         self.http_port = 0
         self.requests: list[ReceivedRequest] = []
@@ -67,7 +77,10 @@ class OtlpReceiver:
     def start(self) -> OtlpReceiver:
         server = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
-        self.grpc_port = server.add_insecure_port(f"{LOOPBACK}:0")
+        if self.tls is None:
+            self.grpc_port = server.add_insecure_port(f"{LOOPBACK}:0")
+        else:
+            self.grpc_port = server.add_secure_port(f"{LOOPBACK}:0", self.tls.grpc_credentials())
         server.start()
         self._grpc_server = server
 
@@ -98,12 +111,16 @@ class OtlpReceiver:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
+
+    @property
     def grpc_endpoint(self) -> str:
-        return f"http://{LOOPBACK}:{self.grpc_port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.grpc_port}"
 
     @property
     def http_base(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.http_port}"
 
     @property
     def http_endpoint(self) -> str:
@@ -212,7 +229,18 @@ class _OtlpHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], receiver: OtlpReceiver) -> None:
         self.receiver = receiver
+        self.context = receiver.tls.ssl_context() if receiver.tls is not None else None
         super().__init__(address, _OtlpHttpHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.context is not None:
+            # The handshake in the connection's own thread, not in the accepting loop.
+            try:
+                request = self.context.wrap_socket(request, server_side=True)
+            except OSError:  # ssl.SSLError included: a refused certificate, a plaintext client
+                self.receiver.handshake_failures += 1
+                return
+        super().finish_request(request, client_address)
 
 
 class _OtlpHttpHandler(BaseHTTPRequestHandler):
