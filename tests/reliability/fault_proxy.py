@@ -126,9 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(response.status, payload, extra)
 
     def _reply(self, status: int, payload: bytes, extra: dict[str, str]) -> None:
-        self.send_response(status)
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a delay fault): nothing to answer
