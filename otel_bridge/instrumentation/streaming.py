@@ -34,6 +34,7 @@ class StreamState:
     __slots__ = (
         "call",
         "capture",
+        "chat",
         "done",
         "finish_reasons",
         "first_ns",
@@ -49,6 +50,7 @@ class StreamState:
     def __init__(self, call: LLMCall) -> None:
         self.call = call
         self.capture = call.settings.capture
+        self.chat = call.kind != TEXT_COMPLETION
         self.done = False
         self.first_ns = 0
         self.response_id: Any = None
@@ -61,32 +63,62 @@ class StreamState:
         self.hidden_source: Any = None
 
     def on_chunk(self, chunk: Any) -> None:
-        # The hot path: LiteLLM's ModelResponseStream keeps ``choices`` in __dict__, its
-        # StreamingChoices and Delta keep their fields in ``__pydantic_extra__``; anything else
-        # (dicts, other objects) goes through ``field``.
+        # The hot path, once per chunk: LiteLLM's ModelResponseStream keeps ``choices`` in
+        # __dict__ and ``usage`` in ``__pydantic_extra__``; its StreamingChoices keep their fields
+        # in ``__pydantic_extra__``. Inlined for them (no call per choice); anything else (dicts,
+        # other objects) goes through ``field``.
         try:
             if not self.first_ns:
-                self.first_ns = _time_ns()
-                self.response_id = field(chunk, "id")
-                self.model = field(chunk, "model")
+                self._first_chunk(chunk)
             values = getattr(chunk, "__dict__", None)
-            choices = values.get("choices") if values is not None else None
+            if values is None:
+                self._other_chunk(chunk)
+                return
+            choices = values.get("choices")
             if choices is None:
                 choices = field(chunk, "choices")
             if choices:
-                if self.call.kind == TEXT_COMPLETION:
+                if not self.chat:
                     self._text_choices(choices)
                 else:
                     for choice in choices:
-                        self._choice(choice)
-            extra = getattr(chunk, "__pydantic_extra__", None) if values is not None else None
+                        extra = getattr(choice, "__pydantic_extra__", None)
+                        if extra is not None and "delta" in extra:
+                            reason = extra.get("finish_reason")
+                            if reason or self.capture:
+                                index = extra.get("index") or 0
+                                if reason:
+                                    self.finish_reasons[index] = reason
+                                if self.capture:
+                                    self._delta(index, extra["delta"])
+                        else:
+                            self._choice(choice)
+            extra = getattr(chunk, "__pydantic_extra__", None)
             usage = extra.get("usage") if extra else None
             if usage is None:
-                usage = values.get("usage") if values is not None else field(chunk, "usage")
+                usage = values.get("usage")
             if usage is not None:
                 self.usage = usage
         except Exception:
             record_error("stream_chunk")
+
+    def _first_chunk(self, chunk: Any) -> None:
+        self.first_ns = _time_ns()
+        self.response_id = field(chunk, "id")
+        self.model = field(chunk, "model")
+
+    def _other_chunk(self, chunk: Any) -> None:
+        """A chunk that is not a pydantic/plain object (a dict, ...)."""
+        choices = field(chunk, "choices")
+        if choices:
+            if not self.chat:
+                self._text_choices(choices)
+            else:
+                for choice in choices:
+                    self._choice(choice)
+        usage = field(chunk, "usage")
+        if usage is not None:
+            self.usage = usage
 
     def _choice(self, choice: Any) -> None:
         extra = getattr(choice, "__pydantic_extra__", None) or _EMPTY
@@ -100,7 +132,11 @@ class StreamState:
             index = field(choice, "index") or 0
         if reason:
             self.finish_reasons[index] = reason
-        if not self.capture or delta is None:
+        if self.capture:
+            self._delta(index, delta)
+
+    def _delta(self, index: int, delta: Any) -> None:
+        if delta is None:
             return
         delta_extra = getattr(delta, "__pydantic_extra__", None)
         if delta_extra is not None:
@@ -266,6 +302,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
+        self._self_on_chunk = state.on_chunk  # one attribute lookup per chunk, not two
         state.hidden_source = wrapped
 
     def __iter__(self) -> StreamProxy:
@@ -280,7 +317,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_state.finish(exc)
             raise
-        self._self_state.on_chunk(chunk)
+        self._self_on_chunk(chunk)
         return chunk
 
     def __aiter__(self) -> StreamProxy:
@@ -295,7 +332,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_state.finish(exc)
             raise
-        self._self_state.on_chunk(chunk)
+        self._self_on_chunk(chunk)
         return chunk
 
     def close(self) -> Any:
