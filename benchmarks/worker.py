@@ -144,6 +144,22 @@ def _instructions(callers: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
     return result
 
 
+def _count_serialisation() -> list[int]:
+    """Count the instrumentation's content serialisations (its only JSON writer, ``to_json``):
+    with no destination receiving content there must be none."""
+    from otel_bridge.instrumentation import content
+
+    count = [0]
+    original = content.to_json
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    content.to_json = counting
+    return count
+
+
 def _close(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what LiteLLM left running on the loop (its logging worker) and close it: a loop
     left open with a pending task can crash CPython 3.11 at exit, while finalising modules."""
@@ -167,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.modes import setup
 
     finish, floor = setup(spec["mode"], bool(spec["content"]), spec)
+    counted = spec["mode"] in ("bridge", "pipeline") and not spec["content"]
+    serialised = _count_serialisation() if counted else None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     callers = _callers(floor, loop)
@@ -180,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(callers, spec)
     measured = time.perf_counter() - ready
     info = finish()
+    if serialised is not None:
+        info["content_serialisations"] = serialised[0]
     _close(loop)
     out = {
         "mode": spec["mode"],
