@@ -433,8 +433,9 @@ def _mlflow(env: Mapping[str, str], service_name: str | None) -> MlflowSettings:
         raise ConfigError(
             var,
             uri,
-            "Databricks workspaces are not supported by otel-bridge yet; send the "
-            "traces through an OpenTelemetry Collector, or use an MLflow server URL (http://...)",
+            "Databricks workspaces are not supported by otel-bridge yet (DATABRICKS_HOST and "
+            "DATABRICKS_TOKEN are not read); send the traces through an OpenTelemetry "
+            "Collector, or use an MLflow server URL (http://...)",
         )
     elif not scheme.startswith(("sqlite", "postgresql", "mysql", "mssql")):
         raise ConfigError(
