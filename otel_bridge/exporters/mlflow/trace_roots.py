@@ -6,6 +6,11 @@ root: the app's own span is. So the tags an LLM span carries, the first LLM inpu
 last LLM output of a trace are remembered until its root span passes, and written there
 (never over what the root already has). Children end before their parent, so they pass
 first; memory is bounded, the oldest unfinished traces forgotten first.
+
+The resource's ``service.name`` goes on every root as the trace tag ``service.name`` too, so
+``tag.`service.name` = '...'`` finds a service's traces on any MLflow server: older servers drop
+resource attributes at OTLP ingestion; newer ones (3.17.2 checked) copy them to trace tags
+themselves, with the same value.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from otel_bridge.content_keys import MLFLOW_SPAN_INPUTS, MLFLOW_SPAN_OUTPUTS
 from otel_bridge.exporters.spans import replace_span
 
 TRACE_TAG_PREFIX = "mlflow.traceTag."
+SERVICE_NAME = "service.name"
+SERVICE_TAG = f"{TRACE_TAG_PREFIX}{SERVICE_NAME}"
 DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024
 
 
@@ -92,15 +99,19 @@ class TraceRoots:
     def _complete(self, root: ReadableSpan) -> ReadableSpan:
         trace_id = root.context.trace_id
         pending = self._pending.pop(trace_id, None)
+        own = root.attributes or {}
+        added: dict[str, object] = {}
+        service = root.resource.attributes.get(SERVICE_NAME) if root.resource else None
+        if service and SERVICE_TAG not in own:
+            added[SERVICE_TAG] = str(service)
         if pending is None:
-            return root
+            return replace_span(root, attributes={**own, **added}) if added else root
         self._bytes -= self._sizes.pop(trace_id)
-        own = dict(root.attributes or {})
-        added: dict[str, object] = {
-            f"{TRACE_TAG_PREFIX}{k}": v
+        added.update(
+            (f"{TRACE_TAG_PREFIX}{k}", v)
             for k, v in pending.tags.items()
             if f"{TRACE_TAG_PREFIX}{k}" not in own
-        }
+        )
         has_inputs = MLFLOW_SPAN_INPUTS in own or gen_ai.GEN_AI_INPUT_MESSAGES in own
         has_outputs = MLFLOW_SPAN_OUTPUTS in own or gen_ai.GEN_AI_OUTPUT_MESSAGES in own
         if pending.first_input is not None and not has_inputs:
