@@ -28,6 +28,7 @@ from otel_bridge.exporters.content_filter import without_content
 from otel_bridge.exporters.delivery import Payload, Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
+from otel_bridge.exporters.mlflow.runs import ActiveRunProcessor
 from otel_bridge.exporters.otlp import build_otlp_transport
 from otel_bridge.exporters.stats import (
     QUEUE_FULL,
@@ -116,6 +117,8 @@ class Bridge:
             provider.add_span_processor(processor)
             self._destinations.append(_Destination(name, processor, stats, description))
             _logger.info("otel-bridge: exporting to %s", description)
+        if settings.mlflow is not None:  # traces started under an MLflow run are linked to it
+            provider.add_span_processor(ActiveRunProcessor())
 
     @property
     def enabled(self) -> bool:

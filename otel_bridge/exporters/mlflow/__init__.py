@@ -20,6 +20,7 @@ from otel_bridge.exporters.spans import replace_span
 from otel_bridge.redaction import mask_url
 
 from .experiments import resolve_experiment_id
+from .runs import split_by_run
 from .trace_roots import TraceRoots
 from .transports import ServerTransport, StoreTransport, Transport
 
@@ -69,9 +70,12 @@ class MlflowSpanExporter(SpanExporter):
         return self._door.experiment_id if self._door is not None else self._experiment_id
 
     def payloads(self, spans: Sequence[ReadableSpan]) -> list[Payload]:
-        """The spans as MLflow must receive them (one request; options go with it)."""
+        """The spans as MLflow must receive them, one request per MLflow run of their roots."""
         prepared = self._roots.process([rooted_here(span) for span in spans])
-        return [Payload(encode_spans(prepared), {}, len(prepared))]
+        return [
+            Payload(encode_spans(group), {"run_id": run_id} if run_id else {}, len(group))
+            for run_id, group in split_by_run(prepared)  # one group unless roots have runs
+        ]
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """For a plain SDK pipeline (``OTEL_TRACES_EXPORTER=mlflow``): no spool there."""

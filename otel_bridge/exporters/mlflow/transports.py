@@ -24,12 +24,17 @@ from .http_client import mlflow_session
 
 _logger = logging.getLogger(__name__)
 
+MLFLOW_RUN_HEADER = "x-mlflow-run-id"  # the server links the request's traces to this run
+
 
 __all__ = ["RejectedError", "ServerTransport", "StoreTransport", "Transport"]
 
 
 class Transport(Protocol):
-    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None: ...
+    def send(
+        self, request: ExportTraceServiceRequest, deadline: float, run_id: str | None = None
+    ) -> None:
+        """Deliver the spans; with ``run_id``, link the traces whose root is among them."""
 
     def close(self) -> None: ...
 
@@ -50,19 +55,22 @@ class ServerTransport:
         self._policy = policy
         self._stop = threading.Event()
 
-    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None:
+    def send(
+        self, request: ExportTraceServiceRequest, deadline: float, run_id: str | None = None
+    ) -> None:
         body = gzip.compress(request.SerializeToString(), compresslevel=5)
+        headers = {MLFLOW_RUN_HEADER: run_id} if run_id else None
         call_with_retry(
-            lambda: self._post(body, deadline),
+            lambda: self._post(body, deadline, headers),
             deadline=deadline,
             policy=self._policy,
             stop=self._stop,
         )
 
-    def _post(self, body: bytes, deadline: float) -> None:
+    def _post(self, body: bytes, deadline: float, headers: dict[str, str] | None = None) -> None:
         timeout = max(0.5, deadline - time.monotonic())
         try:
-            response = self._session.post(self.url, data=body, timeout=timeout)
+            response = self._session.post(self.url, data=body, headers=headers, timeout=timeout)
         except requests.RequestException as error:
             raise RetryableError(f"{type(error).__name__} posting to {self.url}") from None
         if response.status_code < 300:
@@ -75,6 +83,9 @@ class ServerTransport:
         self._session.close()
 
 
+_MAX_LINKS_PER_CALL = 100  # MLflow's limit per link_traces_to_run call
+
+
 class StoreTransport:
     """No server: MLflow's own OTLP conversion, run in-process, into the local store."""
 
@@ -84,7 +95,9 @@ class StoreTransport:
         self._client = TracingClient(settings.tracking_uri)
         self._experiment_id = experiment_id
 
-    def send(self, request: ExportTraceServiceRequest, deadline: float) -> None:
+    def send(
+        self, request: ExportTraceServiceRequest, deadline: float, run_id: str | None = None
+    ) -> None:
         from mlflow.entities import Span
 
         spans = []
@@ -98,6 +111,17 @@ class StoreTransport:
         except Exception as error:
             raise RejectedError(f"MLflow cannot convert the spans: {error}") from None
         self._client.log_spans(self._experiment_id, spans)
+        if run_id:
+            self._link(run_id, [span.trace_id for span in spans if span.parent_id is None])
+
+    def _link(self, run_id: str, trace_ids: list[str]) -> None:
+        """As the server does for ``x-mlflow-run-id``: a failed link loses no span, so warn."""
+        try:
+            for start in range(0, len(trace_ids), _MAX_LINKS_PER_CALL):
+                chunk = trace_ids[start : start + _MAX_LINKS_PER_CALL]
+                self._client.store.link_traces_to_run(chunk, run_id)
+        except Exception as error:
+            _logger.warning("MLflow: traces not linked to run %s: %s", run_id, error)
 
     def close(self) -> None:
         pass
