@@ -311,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--memory", action="store_true", help="the 2-minute outage RSS run")
-    parser.add_argument("--postgres", action="store_true", help="MLflow server on PostgreSQL too")
+    parser.add_argument(
+        "--add",
+        help="comma list of parts (memory, chunks) to run and add to the results.json already "
+        "in --out, RESULTS.md re-rendered",
+    )
     parser.add_argument(
         "--out", type=Path, help="where RESULTS.md and results.json go (default: benchmarks/)"
     )
@@ -342,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         modes = [m for m in modes if m in wanted or m == "baseline"]
     out_dir = args.out or HERE
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.add:
+        return _add_parts(python, out_dir, [p.strip() for p in args.add.split(",") if p.strip()])
     mlflow = args.mlflow or ("embedded" if args.smoke else "server")
 
     started = time.time()
@@ -359,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         with services(python, workdir, mlflow) as svc:
             results["mlflow"] = svc.mlflow_kind
             results["rounds"] = measure_rounds(python, modes, profile, svc, workdir)
+            _log("per-chunk cost, isolated")
+            results["chunks"] = run_chunks(python)
             if args.instructions:
                 results["instructions"] = measure_instructions(python, modes, profile, svc, workdir)
         if not args.no_throughput:
@@ -369,7 +377,6 @@ def main(argv: list[str] | None = None) -> int:
                 workdir,
                 profile.throughput_seconds,
                 smoke=args.smoke,
-                postgres=args.postgres,
                 log=_log,
             )
         if args.memory:
@@ -383,4 +390,36 @@ def main(argv: list[str] | None = None) -> int:
     text = report.render(results)
     (out_dir / "RESULTS.md").write_text(text)
     _log(f"wrote {out_dir / 'RESULTS.md'} in {results['elapsed_s']} s")
+    return 0
+
+
+def run_chunks(python: str) -> dict[str, Any]:
+    """The bridge's per-chunk cost, isolated (benchmarks/chunks.py), in its own process."""
+    env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [python, "-m", "benchmarks.chunks"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": done.stderr[-2000:]}
+    return json.loads(lines[-1])
+
+
+def _add_parts(python: str, out_dir: Path, parts: list[str]) -> int:
+    """Run some parts alone and merge them into an earlier run's results (table re-rendered)."""
+    results = json.loads((out_dir / "results.json").read_text())
+    for part in parts:
+        if part == "chunks":
+            _log("per-chunk cost, isolated")
+            results["chunks"] = run_chunks(python)
+        elif part == "memory":
+            from benchmarks import memory
+
+            with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
+                results["memory"] = memory.run(python, Path(tmp), log=_log)
+        else:
+            raise SystemExit(f"unknown part {part!r}: memory, chunks")
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    (out_dir / "RESULTS.md").write_text(report.render(results))
+    _log(f"added {', '.join(parts)} to {out_dir / 'RESULTS.md'}")
     return 0

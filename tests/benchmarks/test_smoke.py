@@ -77,6 +77,16 @@ def test_the_table_has_the_expected_rows(smoke: tuple[dict, str]) -> None:
 
 
 @pytest.mark.timeout(180)
+def test_the_per_chunk_cost_was_measured_in_isolation(smoke: tuple[dict, str]) -> None:
+    results, text = smoke
+    chunks = results["chunks"]
+    assert chunks["chunks"] > 100
+    for key in ("content_off", "content_on"):
+        assert chunks[key]["stream_us"] > chunks[key]["one_chunk_stream_us"] > 0
+    assert "## Per stream chunk, isolated" in text
+
+
+@pytest.mark.timeout(180)
 def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str]) -> None:
     results, text = smoke
     [otlp] = results["throughput"]["runs"]
