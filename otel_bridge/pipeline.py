@@ -284,9 +284,23 @@ def configure(**overrides: object) -> Bridge:
         bridge = Bridge(settings, provider)
         _instrument_litellm(provider, settings)
         atexit.register(bridge.shutdown)
+        _flush_in_multiprocessing_children(bridge)
         _bridge = bridge
         _handle_sigterm()
         return bridge
+
+
+def _flush_in_multiprocessing_children(bridge: Bridge) -> None:
+    """A ``multiprocessing`` child started by fork ends with ``os._exit()``: no ``atexit``, and
+    the spans it made would die in its queues. In each such child, multiprocessing's own exit
+    finalizers shut the bridge down (flushing both destinations, bounded) before ``os._exit``.
+    A child that exits through ``sys.exit`` (gunicorn's workers) runs ``atexit`` as usual."""
+    from multiprocessing import util
+
+    def in_child(bridge: Bridge) -> None:
+        util.Finalize(bridge, bridge.shutdown, exitpriority=10)
+
+    util.register_after_fork(bridge, in_child)
 
 
 _sigterm_installed = False

@@ -116,6 +116,8 @@ class MlflowSpanExporter(SpanExporter):
     def after_fork(self) -> None:
         if self._door is not None:
             self._door.after_fork()
+        elif isinstance(self.transport, StoreTransport):
+            self.transport.after_fork()
 
     def shutdown(self) -> None:
         self.transport.close()

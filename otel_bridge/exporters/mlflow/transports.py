@@ -123,5 +123,13 @@ class StoreTransport:
         except Exception as error:
             _logger.warning("MLflow: traces not linked to run %s: %s", run_id, error)
 
+    def after_fork(self) -> None:
+        """In a forked child: an SQLite connection must not be used on both sides of a fork
+        (sqlite.org/howtocorrupt.html). The pooled ones are the parent's: dropped here without
+        being closed, and the child opens its own."""
+        engine = getattr(self._client.store, "engine", None)
+        if engine is not None:
+            engine.dispose(close=False)
+
     def close(self) -> None:
         pass
