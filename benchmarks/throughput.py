@@ -105,6 +105,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                 "exported_in_window": during["exported"] - before["exported"],
                 "exported": after["exported"] - before["exported"],
                 "spooled": after.get("spooled", 0) - before.get("spooled", 0),
+                # spooled spans sent later count as exported AND spooled: replayed tells them apart
+                "replayed": after.get("replayed", 0) - before.get("replayed", 0),
                 "dropped": after["dropped"] - before["dropped"],
                 "dropped_by_reason": _diff(
                     after.get("dropped_by_reason", {}), before.get("dropped_by_reason", {})
