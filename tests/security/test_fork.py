@@ -72,6 +72,11 @@ print(json.dumps({"exit_codes": [os.waitstatus_to_exitcode(status)]}))
 )
 
 
+def _of(service: str):
+    """This test's spans only (the receiver is shared: another test's may arrive late)."""
+    return lambda span: span.resource.get("service.name") == service
+
+
 def _check_traces(spans, steps: list[str]) -> dict:
     """One trace per step: the step and its LLM span under it, nothing twice."""
     by_name = {s.name: s for s in spans if s.name in steps}
@@ -100,7 +105,7 @@ def test_multiprocessing_workers_export_their_own_spans(
     run = run_app(MULTIPROCESSING_APP, tmp_path, env, under_bridge=False, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.result["exit_codes"] == [0, 0], run.stderr[-3000:]
-    spans = otlp_receiver.wait_for_spans(2 * len(steps), timeout=30)
+    spans = otlp_receiver.wait_for_spans(2 * len(steps), _of(service), timeout=30)
     by_name = _check_traces(spans, steps)
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -119,8 +124,9 @@ def test_a_forked_worker_that_exits_normally_flushes_at_exit(
     1.44's exit handler hangs in any forked child that exits through sys.exit (its own bug,
     bridge or not; see docs/security.md)."""
     steps = ["parent-before", "worker", "parent-after"]
+    service = f"forking-{uuid.uuid4().hex[:8]}"
     env = base_env(
-        OTEL_SERVICE_NAME=f"forking-{uuid.uuid4().hex[:8]}",
+        OTEL_SERVICE_NAME=service,
         OTEL_TRACES_EXPORTER="otlp",
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
         OTEL_BSP_SCHEDULE_DELAY="30000",
@@ -128,4 +134,4 @@ def test_a_forked_worker_that_exits_normally_flushes_at_exit(
     run = run_app(GUNICORN_STYLE_APP, tmp_path, env, under_bridge=False, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.result["exit_codes"] == [0], run.stderr[-3000:]
-    _check_traces(otlp_receiver.wait_for_spans(2 * len(steps), timeout=30), steps)
+    _check_traces(otlp_receiver.wait_for_spans(2 * len(steps), _of(service), timeout=30), steps)

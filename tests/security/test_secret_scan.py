@@ -227,7 +227,9 @@ def test_no_key_in_any_destination_or_log(
         assert keys[name] in sent, name
 
     # 12 LLM/TOOL spans + the proxy's, content captured, exceptions recorded with *** in place.
-    spans = otlp_receiver.wait_for_spans(13, timeout=30)
+    spans = otlp_receiver.wait_for_spans(
+        13, lambda s: s.resource.get("service.name") == "secret-scan", timeout=30
+    )
     failed = [s for s in spans if s.status_code == 2]
     assert len(failed) >= 4, [(s.name, s.status_code) for s in spans]
     assert any("gen_ai.input.messages" in s.attributes for s in spans)
