@@ -281,7 +281,9 @@ def configure(**overrides: object) -> Bridge:
             _bridge = Bridge(settings, None)
             return _bridge
         provider = _tracer_provider(settings)
-        bridge = Bridge(settings, provider)
+        bridge = Bridge(settings, provider)  # raises ConfigError before anything is installed
+        if provider is not trace.get_tracer_provider():
+            trace.set_tracer_provider(provider)
         _instrument_litellm(provider, settings)
         atexit.register(bridge.shutdown)
         _flush_in_multiprocessing_children(bridge)
@@ -359,10 +361,9 @@ def _tracer_provider(settings: Settings) -> TracerProvider:
         _logger.info("otel-bridge: adding its destinations to the application's TracerProvider")
         return current
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    # The bridge shuts its own processors down at exit, bounded and in parallel.
-    provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
-    trace.set_tracer_provider(provider)
-    return provider
+    # The bridge shuts its own processors down at exit, bounded and in parallel. It becomes the
+    # global provider only once every destination is built (configure() may still raise).
+    return TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
 
 
 def _instrument_litellm(provider: TracerProvider, settings: Settings) -> None:

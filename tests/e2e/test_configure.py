@@ -229,3 +229,30 @@ print(json.dumps({}))
     assert set(spans) == {"agent", "chat gpt-4o-mini"}
     assert spans["chat gpt-4o-mini"].parent_span_id == spans["agent"].span_id
     assert spans["chat gpt-4o-mini"].trace_id == spans["agent"].trace_id
+
+
+def test_a_failed_configure_installs_nothing(otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+import otel_bridge
+try:
+    otel_bridge.configure(mlflow_experiment_id="987654")  # no such experiment in the store
+except otel_bridge.ConfigError as error:
+    failed = str(error)
+provider_after_failure = type(trace.get_tracer_provider()).__name__
+bridge = otel_bridge.configure()
+trace_id = call()
+bridge.force_flush()
+print(json.dumps({"failed": failed, "after_failure": provider_after_failure,
+                  "trace_id": trace_id, "stats": bridge.stats()}))
+"""
+    )
+    env = base_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint)
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["failed"].startswith("MLFLOW_EXPERIMENT_ID='987654'")
+    assert run.result["after_failure"] == "ProxyTracerProvider"
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert len(spans) == 2
+    assert run.result["stats"]["otlp"]["exported"] == 2  # one OTLP destination, not two
