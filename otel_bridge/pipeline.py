@@ -207,7 +207,7 @@ def _build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExpor
         _logger.info(
             "otel-bridge: OTLP protocol %s for %s (%s)",
             otlp.protocol,
-            otlp.endpoint,
+            mask_url(otlp.endpoint),
             otlp.protocol_reason,
         )
         transport = build_otlp_transport(otlp)

@@ -28,7 +28,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -354,33 +354,23 @@ def process_secrets(extra: Iterable[str] = ()) -> tuple[str, ...]:
 
 def mask_url(url: str) -> str:
     """The URL with its password (or a bare user token) and query values replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc and not parts.query:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if sep else f"{MASK}@{host}"
-    query = "&".join(
-        f"{item.partition('=')[0]}={MASK}" if "=" in item else item
-        for item in parts.query.split("&")
-        if item
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _masked_url(url, lambda _name: True, on_error=lambda text: text)
 
 
 def redact_url(url: str) -> str:
     """For span attributes (an ``api_base``): like :func:`mask_url`, but only the query values
     that are credentials (``key=``, ``api_key=``, ``sig=``, ``token=``...) are masked, so an
     ``api-version`` stays readable."""
+    return _masked_url(url, _is_secret_parameter, on_error=scrub_shapes)
+
+
+def _masked_url(
+    url: str, is_secret: Callable[[str], bool], *, on_error: Callable[[str], str]
+) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return scrub_shapes(url)
+        return on_error(url)
     if "@" not in parts.netloc and not parts.query:
         return url
     netloc = parts.netloc
@@ -390,7 +380,7 @@ def redact_url(url: str) -> str:
         netloc = f"{user}:{MASK}@{host}" if sep else f"{MASK}@{host}"
     query = "&".join(
         f"{item.partition('=')[0]}={MASK}"
-        if "=" in item and _is_secret_parameter(item.partition("=")[0])
+        if "=" in item and is_secret(item.partition("=")[0])
         else item
         for item in parts.query.split("&")
         if item
