@@ -273,6 +273,7 @@ def measure_instructions(
         spec["calls"] = profile.instruction_calls
         spec["warmup"] = {v: 2 for v in variants}
         result = run_worker(python, spec, timeout=3600, valgrind=valgrind)
+        result["dumps"] = len(list(out_dir.glob(stem.name + ".*")))
         dumps = sorted(out_dir.glob(stem.name + ".*"), key=lambda p: int(p.suffix.lstrip(".") or 0))
         # the last dumps are ours: a library may call functools.reduce while being imported
         counts = [_callgrind_total(p) for p in dumps][-len(variants) :]
@@ -281,7 +282,7 @@ def measure_instructions(
             entry["instructions"] = total / entry["calls"]
         return result
 
-    runs = plan(modes, profile.smoke)
+    runs = [run for run in plan(modes, profile.smoke) if MODES[run[0]].callgrind]
     _log(f"instruction counts: {len(runs)} processes under callgrind (slow)")
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
         return list(pool.map(one, runs))
