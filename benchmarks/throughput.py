@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -209,15 +213,14 @@ def run_all(
         },
     )
     result["label"] = "MLflow embedded store (SQLite, in-process)"
+    if "error" not in result:
+        result["stored_traces"] = _sqlite_traces(tdir / "embedded.db")
     out["runs"].append(result)
 
-    if not smoke:
-        servers = [("sqlite", None)]
-        if postgres:
-            servers.append(("postgresql", None))
-        for backend, _ in servers:
-            result = _mlflow_server_run(python, tdir, backend, seconds, mlflow_rates, log)
-            out["runs"].append(result)
+    backends = ["sqlite", "postgresql"] if postgres else ["sqlite"]
+    for backend in backends:
+        result = _mlflow_server_run(python, tdir, backend, seconds, mlflow_rates, log)
+        out["runs"].append(result)
     return out
 
 
@@ -234,20 +237,30 @@ def _mlflow_server_run(
 
     label = f"MLflow server ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
     postgres = None
+    pg_dir = None
+    server: Any = None
     try:
         if backend == "postgresql":
-            from benchmarks.postgres import Postgres
+            from benchmarks.postgres import Postgres, PostgresUnavailable
 
-            postgres = Postgres(tdir / "pg")
-            postgres.start()
-            server = _PostgresMlflowServer(tdir / "mlflow-pg", postgres.uri, python)
+            try:
+                server_python = _driver_python(python)
+                # not under the harness's 0700 temp directory: as root, PostgreSQL runs as the
+                # postgres OS user, which must be able to reach its cluster
+                pg_dir = Path(tempfile.mkdtemp(prefix="otel-bridge-pg-"))
+                postgres = Postgres(pg_dir)
+                log(f"throughput: {label}: a fresh PostgreSQL cluster")
+                postgres.start()
+            except PostgresUnavailable as exc:
+                _stop(None, postgres, pg_dir)
+                return {"label": label, "error": f"skipped: {exc}"}
+            server = _PostgresMlflowServer(tdir / "mlflow-pg", postgres.uri, server_python)
         else:
             server = MlflowServer(tdir / "mlflow-sqlite")
         log(f"throughput: {label}: starting it (~30 s)")
         server.start(timeout=240)
     except Exception as exc:
-        if postgres is not None:
-            postgres.stop()
+        _stop(server, postgres, pg_dir)
         return {"label": label, "error": f"could not start: {exc}"}
     try:
         log(f"throughput: {label}")
@@ -262,11 +275,70 @@ def _mlflow_server_run(
             },
         )
         result["label"] = label
+        if "error" not in result:
+            # every span is its own trace: the store must hold one trace per exported span
+            result["stored_traces"] = _stored_traces(server, postgres)
+        if postgres is not None:
+            result["backend"] = {"version": postgres.version, "settings": postgres.settings}
         return result
     finally:
+        _stop(server, postgres, pg_dir)
+
+
+def _stop(server: Any, postgres: Any, pg_dir: Path | None) -> None:
+    if server is not None:
         server.stop()
-        if postgres is not None:
-            postgres.stop()
+    if postgres is not None:
+        postgres.stop()
+    if pg_dir is not None:
+        shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+_COUNT_TRACES = "SELECT count(*) FROM trace_info"
+
+
+def _stored_traces(server: Any, postgres: Any) -> int | str:
+    """Traces in the MLflow server's store, counted in the database itself."""
+    if postgres is None:
+        return _sqlite_traces(server.workdir / "mlflow.db")
+    try:
+        return int(postgres.query(_COUNT_TRACES))
+    except Exception as exc:  # a count that failed is reported, not fatal
+        return f"not counted: {exc}"
+
+
+def _sqlite_traces(path: Path) -> int | str:
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return int(db.execute(_COUNT_TRACES).fetchone()[0])
+    except Exception as exc:
+        return f"not counted: {exc}"
+
+
+def _driver_python(python: str) -> str:
+    """An interpreter that has MLflow and psycopg2 (SQLAlchemy's ``postgresql://`` driver):
+    ``python`` itself, else benchmarks/.venv-peers, where ``requirements-peers.txt`` puts it
+    (the project does not depend on a PostgreSQL driver)."""
+    from benchmarks.peers import PEERS_VENV, peers_python
+    from benchmarks.postgres import PostgresUnavailable
+
+    candidates = [python]
+    if peers_python().exists() and str(peers_python()) != python:
+        candidates.append(str(peers_python()))
+    for candidate in candidates:
+        done = subprocess.run(
+            [candidate, "-c", "import psycopg2, mlflow.store.tracking.sqlalchemy_store"],
+            capture_output=True,
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+            timeout=180,
+        )
+        if done.returncode == 0:
+            return candidate
+    raise PostgresUnavailable(
+        f"no interpreter with MLflow and psycopg2 ({', '.join(candidates)}); psycopg2-binary is "
+        f"in benchmarks/requirements-peers.txt: run with --setup-peers to install it into "
+        f"{PEERS_VENV.name}"
+    )
 
 
 def _PostgresMlflowServer(workdir: Path, store_uri: str, python: str) -> Any:
@@ -286,21 +358,34 @@ def _PostgresMlflowServer(workdir: Path, store_uri: str, python: str) -> Any:
 
 
 def render(throughput: dict[str, Any]) -> list[str]:
+    runs = throughput.get("runs", [])
     lines = [
         "## Throughput (one process, one destination at a time)",
         "",
         f"Spans shaped like the bridge's chat span, each its own trace, offered for "
         f"{throughput['seconds']:g} s per level, then flushed. Exported/s: spans the destination "
         "took per second of the window; the rest is counted backpressure (dropped by reason, or "
-        "spooled when the spool is on).",
+        "spooled when the spool is on). Under each MLflow row, the traces its store holds, "
+        "counted in the database after the run (one per exported span when nothing was lost).",
+    ]
+    backend = next((run["backend"] for run in runs if run.get("backend")), None)
+    if backend:
+        off = [f"`{k}`" for k, v in backend["settings"].items() if v == "off"]
+        off = ", ".join(off[:-1]) + f" and {off[-1]}" if len(off) > 1 else "".join(off)
+        lines[-1] += (
+            f" MLflow server (PostgreSQL): `mlflow server` on a fresh {backend['version']} "
+            f"cluster on loopback (psycopg2), with {off} off: a benchmark store, not a durable one."
+        )
+    lines += [
         "",
         "| destination | offered /s | made | exported in window /s | exported after flush "
         "| flush s | dropped (reason) | spooled |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
-    for run in throughput.get("runs", []):
+    for run in runs:
         if "error" in run:
-            lines.append(f"| {run['label']} | - | - | - | - | - | {run['error'][:200]} | - |")
+            error = " ".join(run["error"].split()).replace("|", "/")
+            lines.append(f"| {run['label']} | - | - | - | - | - | {error[:300]} | - |")
             continue
         for level in run["levels"]:
             offered = level["offered_rate"]
@@ -315,6 +400,12 @@ def render(throughput: dict[str, Any]) -> list[str]:
         if "received_by_sink" in run:
             lines.append(
                 f"| (the receiver counted {run['received_by_sink']} spans) | | | | | | | |"
+            )
+        if "stored_traces" in run:
+            exported = sum(level["exported"] for level in run["levels"])
+            lines.append(
+                f"| (the store holds {run['stored_traces']} traces; {exported} spans exported) "
+                "| | | | | | | |"
             )
     return [*lines, ""]
 
