@@ -311,11 +311,19 @@ def main(argv: list[str] | None = None) -> int:
         "--instructions", action="store_true", help="also count instructions under callgrind"
     )
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument(
+        "--no-postgres",
+        action="store_true",
+        help="leave out the throughput row of an MLflow server on PostgreSQL (on in a full run)",
+    )
+    parser.add_argument(
+        "--throughput-seconds", type=float, help="window per offered rate (default 10, smoke 1)"
+    )
     parser.add_argument("--memory", action="store_true", help="the 2-minute outage RSS run")
     parser.add_argument(
         "--add",
-        help="comma list of parts (memory, chunks) to run and add to the results.json already "
-        "in --out, RESULTS.md re-rendered",
+        help="comma list of parts (memory, chunks, throughput) to run and add to the "
+        "results.json already in --out, RESULTS.md re-rendered",
     )
     parser.add_argument(
         "--out", type=Path, help="where RESULTS.md and results.json go (default: benchmarks/)"
@@ -325,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = SMOKE if args.smoke else FULL
     if args.rounds:
         profile.rounds = args.rounds
+    if args.throughput_seconds:
+        profile.throughput_seconds = args.throughput_seconds
     if args.setup_peers:
         _log("setting up benchmarks/.venv-peers")
         ensure_peers_venv()
@@ -348,7 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or HERE
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.add:
-        return _add_parts(python, out_dir, [p.strip() for p in args.add.split(",") if p.strip()])
+        if not (out_dir / "results.json").exists():
+            parser.error(f"--add needs an earlier run's results.json in {out_dir}")
+        parts = [p.strip() for p in args.add.split(",") if p.strip()]
+        return _add_parts(python, out_dir, parts, profile, postgres=not args.no_postgres)
     mlflow = args.mlflow or ("embedded" if args.smoke else "server")
 
     started = time.time()
@@ -378,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir,
                 profile.throughput_seconds,
                 smoke=args.smoke,
+                postgres=not (args.smoke or args.no_postgres),
                 log=_log,
             )
         if args.memory:
@@ -406,7 +420,9 @@ def run_chunks(python: str) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def _add_parts(python: str, out_dir: Path, parts: list[str]) -> int:
+def _add_parts(
+    python: str, out_dir: Path, parts: list[str], profile: Profile, *, postgres: bool
+) -> int:
     """Run some parts alone and merge them into an earlier run's results (table re-rendered)."""
     results = json.loads((out_dir / "results.json").read_text())
     for part in parts:
@@ -418,8 +434,20 @@ def _add_parts(python: str, out_dir: Path, parts: list[str]) -> int:
 
             with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
                 results["memory"] = memory.run(python, Path(tmp), log=_log)
+        elif part == "throughput":
+            from benchmarks import throughput
+
+            with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
+                results["throughput"] = throughput.run_all(
+                    python,
+                    Path(tmp),
+                    profile.throughput_seconds,
+                    smoke=profile.smoke,
+                    postgres=postgres and not profile.smoke,
+                    log=_log,
+                )
         else:
-            raise SystemExit(f"unknown part {part!r}: memory, chunks")
+            raise SystemExit(f"unknown part {part!r}: memory, chunks, throughput")
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out_dir / "RESULTS.md").write_text(report.render(results))
     _log(f"added {', '.join(parts)} to {out_dir / 'RESULTS.md'}")
