@@ -24,7 +24,13 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from otel_bridge.config import BatchSettings, Settings, load_settings
-from otel_bridge.exporters.content_filter import without_content
+from otel_bridge.deferred_content import ContentRegistry
+from otel_bridge.exporters.content_filter import (
+    ContentBinder,
+    ContentExporter,
+    with_content,
+    without_content,
+)
 from otel_bridge.exporters.delivery import Payload, Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
@@ -93,17 +99,26 @@ class Bridge:
         self._destinations: list[_Destination] = []
         self._shutdown_lock = threading.Lock()
         self._is_shut_down = False
+        # LiteLLM calls' content, serialised by the destinations that receive content
+        self.content_registry: ContentRegistry | None = None
         if provider is None:  # OTEL_SDK_DISABLED
             return
-        for name, built, description in _build_destinations(settings):
+        destinations = _build_destinations(settings)
+        if settings.content.any:
+            self.content_registry = ContentRegistry()
+            provider.add_span_processor(ContentBinder(self.content_registry))
+        for name, built, description in destinations:
             stats = DestinationStats(name)
             processor: DestinationProcessor | _ConsoleProcessor
-            if isinstance(built, SpanExporter):  # the console
-                processor = _ConsoleProcessor(CountingExporter(built, stats), stats, settings.batch)
+            if isinstance(built, SpanExporter):  # the console: what is captured
+                exporter = CountingExporter(ContentExporter(built), stats)
+                processor = _ConsoleProcessor(exporter, stats, settings.batch)
             else:
                 payloads, transport, after_fork = built
-                if not settings.content.allows(name) and settings.content.any:
-                    payloads = _without_content(payloads)
+                if settings.content.allows(name):
+                    payloads = _rewritten(payloads, with_content)
+                elif settings.content.any:
+                    payloads = _rewritten(payloads, without_content)
                 processor = DestinationProcessor(
                     name,
                     payloads,
@@ -238,11 +253,11 @@ def _otlp_payloads(spans: Sequence[ReadableSpan]) -> list[Payload]:
     return [Payload(encode_spans(spans), {}, len(spans))]
 
 
-def _without_content(payloads: PayloadsFn) -> PayloadsFn:
-    def filtered(spans: Sequence[ReadableSpan]) -> list[Payload]:
-        return payloads([without_content(span) for span in spans])
+def _rewritten(payloads: PayloadsFn, rewrite: Callable[[ReadableSpan], ReadableSpan]) -> PayloadsFn:
+    def rewritten(spans: Sequence[ReadableSpan]) -> list[Payload]:
+        return payloads([rewrite(span) for span in spans])
 
-    return filtered
+    return rewritten
 
 
 def _open_spool(settings: Settings, name: str, stats: DestinationStats) -> Spool | None:
@@ -284,7 +299,7 @@ def configure(**overrides: object) -> Bridge:
         bridge = Bridge(settings, provider)  # raises ConfigError before anything is installed
         if provider is not trace.get_tracer_provider():
             trace.set_tracer_provider(provider)
-        _instrument_litellm(provider, settings)
+        _instrument_litellm(provider, settings, bridge.content_registry)
         atexit.register(bridge.shutdown)
         _flush_in_multiprocessing_children(bridge)
         _bridge = bridge
@@ -366,7 +381,9 @@ def _tracer_provider(settings: Settings) -> TracerProvider:
     return TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
 
 
-def _instrument_litellm(provider: TracerProvider, settings: Settings) -> None:
+def _instrument_litellm(
+    provider: TracerProvider, settings: Settings, registry: ContentRegistry | None
+) -> None:
     """Instrument LiteLLM now if the app imported it, else the moment it does:
     importing LiteLLM takes seconds, and a process that never uses it should not pay."""
 
@@ -377,7 +394,9 @@ def _instrument_litellm(provider: TracerProvider, settings: Settings) -> None:
             instrumentor = LiteLLMInstrumentor()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(
-                    tracer_provider=provider, capture_content=settings.content.any
+                    tracer_provider=provider,
+                    capture_content=settings.content.any,
+                    _content_registry=registry,
                 )
         except Exception:  # the app's `import litellm` must succeed whatever happens here
             _logger.exception("otel-bridge: could not instrument LiteLLM; calls are not traced")

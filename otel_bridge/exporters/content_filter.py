@@ -1,11 +1,18 @@
-"""Removes message content from spans bound for a destination that must not receive it."""
+"""Message content per destination: removed from spans bound for a destination that must not
+receive it, and built (off the app's thread) for those that may."""
 
 from __future__ import annotations
 
-from opentelemetry.sdk.trace import ReadableSpan
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_bridge.content_keys import CONTENT_ATTRIBUTES
+from otel_bridge.deferred_content import ContentRegistry, PendingContent
 from otel_bridge.exporters.spans import replace_span
+
+_PENDING = "_otel_bridge_pending_content"
 
 
 def without_content(span: ReadableSpan) -> ReadableSpan:
@@ -14,3 +21,46 @@ def without_content(span: ReadableSpan) -> ReadableSpan:
         return span
     kept = {k: v for k, v in attributes.items() if k not in CONTENT_ATTRIBUTES}
     return replace_span(span, attributes=kept)
+
+
+def with_content(span: ReadableSpan) -> ReadableSpan:
+    """``span`` with its deferred content attributes (built now, in the caller's thread)."""
+    pending: PendingContent | None = getattr(span, _PENDING, None)
+    if not pending:
+        return span
+    built = pending.attributes()
+    if not built:
+        return span
+    return replace_span(span, attributes={**(span.attributes or {}), **built})
+
+
+class ContentBinder(SpanProcessor):
+    """The pipeline's first processor: moves a span's pending content from the registry onto
+    the finished span, which every destination's processor then receives (the same object)."""
+
+    def __init__(self, registry: ContentRegistry) -> None:
+        self._pop = registry.pop
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is None:
+            return
+        pending = self._pop(context.span_id)
+        if pending is not None:
+            setattr(span, _PENDING, pending)
+
+
+class ContentExporter(SpanExporter):
+    """An SDK exporter's spans with their deferred content (built in the exporter's thread)."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([with_content(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+from otel_bridge.deferred_content import ContentRegistry, PendingContent
 from otel_bridge.instrumentation import keys
-from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
+from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
 from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
@@ -34,17 +36,28 @@ calling itself, a Router calling ``litellm.acompletion``) opens no second span."
 
 
 class Settings:
-    """What the wrappers need, fixed at ``instrument()`` time."""
+    """What the wrappers need, fixed at ``instrument()`` time. With a ``registry`` (the bridge's
+    pipeline) captured content is serialised by the destinations' workers, not by the call."""
 
-    __slots__ = ("capture", "enabled", "max_length", "tracer")
+    __slots__ = ("capture", "enabled", "max_length", "registry", "serialise", "tracer")
 
     def __init__(
-        self, tracer: Tracer, capture: bool, max_length: int = DEFAULT_MAX_CONTENT_LENGTH
+        self,
+        tracer: Tracer,
+        capture: bool,
+        max_length: int = DEFAULT_MAX_CONTENT_LENGTH,
+        registry: ContentRegistry | None = None,
     ) -> None:
         self.tracer = tracer
         self.capture = capture
         self.max_length = max_length
+        self.registry = registry if capture else None
+        self.serialise = functools.partial(to_json, max_length=max_length)
         self.enabled = True  # False after uninstrument(): a wrapper left in place passes through
+
+    def pending(self) -> PendingContent | None:
+        """Where a new call's content goes: None to serialise it on the spot."""
+        return PendingContent(self.serialise) if self.registry is not None else None
 
 
 class LLMCall:
@@ -53,6 +66,7 @@ class LLMCall:
         "deployment",
         "kind",
         "kwargs",
+        "pending",
         "recording",
         "request",
         "router",
@@ -70,8 +84,10 @@ class LLMCall:
         start_ns: int,
         router: bool,
         kwargs: dict[str, Any] | None = None,
+        pending: PendingContent | None = None,
     ) -> None:
         self.span = span
+        self.pending = pending
         self.kind = kind
         self.request = request
         self.settings = settings
@@ -153,7 +169,9 @@ class LLMCall:
             return
         try:
             settings = self.settings
-            attrs = response_attributes(self.kind, response, settings.capture, settings.max_length)
+            attrs = response_attributes(
+                self.kind, response, settings.capture, settings.max_length, self.pending
+            )
             self._common(attrs, hidden_params(response))
             self.span.set_attributes(attrs)
         except Exception:
@@ -204,6 +222,9 @@ class LLMCall:
 
     def _end(self) -> None:
         try:
+            pending = self.pending
+            if pending and self.recording and self.settings.registry is not None:
+                self.settings.registry.put(self.span.get_span_context().span_id, pending)
             self.span.end()
         except Exception:
             record_error("span_end")
@@ -218,14 +239,15 @@ def start_call(
 ) -> LLMCall | None:
     """Open the span of a call; None (and the call goes on untraced) if that fails."""
     try:
+        pending = settings.pending() if settings.capture else None
         attrs, request = start_attributes(
-            op, args, kwargs, settings.capture, settings.max_length, router
+            op, args, kwargs, settings.capture, settings.max_length, router, pending
         )
         start_ns = time.time_ns()
         span = settings.tracer.start_span(
             request.span_name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns
         )
-        return LLMCall(span, op.kind, request, settings, start_ns, router, kwargs)
+        return LLMCall(span, op.kind, request, settings, start_ns, router, kwargs, pending)
     except Exception:
         record_error("request_attributes")
         return None

@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation.fields import field
 from otel_bridge.redaction import KEY_PREFIXES, scrub_shapes
 
@@ -181,6 +182,23 @@ def to_json(value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> str:
         return utf8_safe(scrub_shapes(text))
     except Exception:  # e.g. MemoryError building the text of a huge value
         return '"<unserialisable>"'
+
+
+def put(
+    attrs: dict[str, Any],
+    key: str,
+    max_length: int,
+    pending: PendingContent | None,
+    build: Callable[..., Any],
+    *args: Any,
+) -> None:
+    """``attrs[key]``: the JSON of ``build(*args)``, now; or, with ``pending`` (under the
+    bridge's pipeline), built and serialised later by the destinations' workers. ``args`` must
+    not change after the call: a list the app owns (its messages) is passed as a copy."""
+    if pending is None:
+        attrs[key] = to_json(build(*args), max_length)
+    else:
+        pending.add(key, build, *args)
 
 
 def _bounded(value: Any, text: str, max_length: int) -> str:

@@ -165,7 +165,9 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             tracer_provider,
             schema_url=_SCHEMA_URL,
         )
-        settings = Settings(tracer, bool(capture), int(max_length))
+        # otel_bridge.configure(): its destinations' workers serialise the content
+        registry = kwargs.get("_content_registry")
+        settings = Settings(tracer, bool(capture), int(max_length), registry)
         self._settings = settings
         self._patches = []
         runtime.tracer_provider = tracer_provider

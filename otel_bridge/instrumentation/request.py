@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation import content, keys
 from otel_bridge.instrumentation.content import safe_str, utf8_safe
 from otel_bridge.instrumentation.operations import (
@@ -172,42 +173,61 @@ def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> Non
                 attrs[keys.OUTPUT_TYPE] = "json"
 
 
+def _kept(value: Any, pending: PendingContent | None) -> Any:
+    """What the app passed, as it is now, when its content is serialised later: the list and
+    each message dict copied (not the text), as an agent appends the reply to the very list it
+    passed, or edits a message, once the call has returned."""
+    if pending is None or type(value) is not list:
+        return value
+    return [_message_copy(item) if type(item) is dict else item for item in value]
+
+
+def _message_copy(message: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(message)
+    parts = copy.get("content")
+    if type(parts) is list:
+        copy["content"] = list(parts)
+    return copy
+
+
 def _content(
     attrs: dict[str, Any],
     op: Operation,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     max_length: int,
+    pending: PendingContent | None,
 ) -> None:
+    def put(key: str, build: Any, value: Any) -> None:
+        content.put(attrs, key, max_length, pending, build, _kept(value, pending))
+
     kind = op.kind
     if kind == CHAT:
         messages = bound(op, args, kwargs, "messages")
         if messages:
-            attrs[keys.INPUT_MESSAGES] = content.to_json(
-                content.chat_input_messages(messages), max_length
-            )
+            put(keys.INPUT_MESSAGES, content.chat_input_messages, messages)
     elif kind == RESPONSES:
-        messages = content.responses_input_messages(bound(op, args, kwargs, "input"))
-        if messages:
-            attrs[keys.INPUT_MESSAGES] = content.to_json(messages, max_length)
+        items = bound(op, args, kwargs, "input")
+        if items and isinstance(items, (str, list, tuple)):
+            put(keys.INPUT_MESSAGES, content.responses_input_messages, items)
         instructions = kwargs.get("instructions")
         if instructions:
-            attrs[keys.SYSTEM_INSTRUCTIONS] = content.to_json(
-                content.text_parts(instructions), max_length
-            )
+            put(keys.SYSTEM_INSTRUCTIONS, content.text_parts, instructions)
     elif kind in (TEXT_COMPLETION, IMAGE):
         prompt = bound(op, args, kwargs, "prompt")
         if prompt is not None:
-            attrs[keys.INPUT_MESSAGES] = content.to_json(
-                content.prompt_messages(prompt), max_length
-            )
+            put(keys.INPUT_MESSAGES, content.prompt_messages, prompt)
     elif kind == EMBEDDINGS:
         value = bound(op, args, kwargs, "input")
         if value is not None:
-            attrs[keys.SPAN_INPUTS] = content.to_json({"input": value}, max_length)
+            put(keys.SPAN_INPUTS, _embedding_input, value)
     tools = kwargs.get("tools")
     if tools:
-        attrs[keys.TOOL_DEFINITIONS] = content.to_json(content.tool_definitions(tools), max_length)
+        put(keys.TOOL_DEFINITIONS, content.tool_definitions, tools)
+
+
+def _embedding_input(value: Any) -> dict[str, Any]:
+    return {"input": value}
 
 
 class Request:
@@ -229,9 +249,11 @@ def start_attributes(
     capture: bool,
     max_length: int,
     router: bool = False,
+    pending: PendingContent | None = None,
 ) -> tuple[dict[str, Any], Request]:
     """Start attributes of a call; for a Router call the model is the model group's name and the
-    provider is learnt from the deployment the Router picks."""
+    provider is learnt from the deployment the Router picks. With ``pending`` the content is
+    left to it (:func:`otel_bridge.instrumentation.content.put`)."""
     operation = op.operation_name
     attrs: dict[str, Any] = {keys.OPERATION_NAME: operation}
     raw_model = bound(op, args, kwargs, "model")
@@ -254,6 +276,6 @@ def start_attributes(
     _params(attrs, op, kwargs)
     _metadata(attrs, kwargs)
     if capture:
-        _content(attrs, op, args, kwargs, max_length)
+        _content(attrs, op, args, kwargs, max_length, pending)
     span_name = f"{operation} {model}" if model else operation
     return attrs, Request(model, litellm_provider, span_name, known)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation import content, keys
 from otel_bridge.instrumentation.content import safe_str
 from otel_bridge.instrumentation.fields import field
@@ -89,8 +90,32 @@ def _responses_finish_reason(response: Any) -> str:
     return "stop"
 
 
-def response_attributes(kind: str, response: Any, capture: bool, max_length: int) -> dict[str, Any]:
-    """Attributes of a complete (non-streamed) response of operation ``kind``."""
+def _chat_output(choices: Any) -> list[dict[str, Any]]:
+    return [
+        content.chat_output_message(field(c, "message"), field(c, "finish_reason")) for c in choices
+    ]
+
+
+def _text_output(choices: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "assistant",
+            "parts": content.text_parts(field(c, "text") or ""),
+            "finish_reason": content.output_finish_reason(field(c, "finish_reason")),
+        }
+        for c in choices
+    ]
+
+
+def response_attributes(
+    kind: str,
+    response: Any,
+    capture: bool,
+    max_length: int,
+    pending: PendingContent | None = None,
+) -> dict[str, Any]:
+    """Attributes of a complete (non-streamed) response of operation ``kind``; with ``pending``
+    the content is left to it (:func:`otel_bridge.instrumentation.content.put`)."""
     attrs: dict[str, Any] = {}
     response_id = field(response, "id")
     if isinstance(response_id, str) and response_id:
@@ -106,27 +131,21 @@ def response_attributes(kind: str, response: Any, capture: bool, max_length: int
         if reasons:
             attrs[keys.RESPONSE_FINISH_REASONS] = reasons
         if capture and choices:
-            if kind == CHAT:
-                messages = [
-                    content.chat_output_message(field(c, "message"), field(c, "finish_reason"))
-                    for c in choices
-                ]
-            else:
-                messages = [
-                    {
-                        "role": "assistant",
-                        "parts": content.text_parts(field(c, "text") or ""),
-                        "finish_reason": content.output_finish_reason(field(c, "finish_reason")),
-                    }
-                    for c in choices
-                ]
-            attrs[keys.OUTPUT_MESSAGES] = content.to_json(messages, max_length)
+            build = _chat_output if kind == CHAT else _text_output
+            content.put(attrs, keys.OUTPUT_MESSAGES, max_length, pending, build, choices)
     elif kind == RESPONSES:
         reason = _responses_finish_reason(response)
         attrs[keys.RESPONSE_FINISH_REASONS] = [reason]
         if capture:
-            messages = content.responses_output_messages(field(response, "output"), reason)
-            attrs[keys.OUTPUT_MESSAGES] = content.to_json(messages, max_length)
+            content.put(
+                attrs,
+                keys.OUTPUT_MESSAGES,
+                max_length,
+                pending,
+                content.responses_output_messages,
+                field(response, "output"),
+                reason,
+            )
     elif kind == EMBEDDINGS:
         data = field(response, "data")
         if data:
@@ -138,11 +157,10 @@ def response_attributes(kind: str, response: Any, capture: bool, max_length: int
                     "embeddings": len(data),
                     "dimensions": attrs.get(keys.EMBEDDINGS_DIMENSION_COUNT),
                 }
-                attrs[keys.SPAN_OUTPUTS] = content.to_json(summary, max_length)
+                content.put(attrs, keys.SPAN_OUTPUTS, max_length, pending, dict, summary)
     elif kind == IMAGE:
         data = field(response, "data")
         if capture and data:
-            attrs[keys.OUTPUT_MESSAGES] = content.to_json(
-                content.image_output_messages(data), max_length
-            )
+            build = content.image_output_messages
+            content.put(attrs, keys.OUTPUT_MESSAGES, max_length, pending, build, data)
     return attrs

@@ -203,8 +203,14 @@ class StreamState:
             attrs[keys.RESPONSE_FINISH_REASONS] = [str(reasons[i]) for i in sorted(reasons)]
         usage_attributes(attrs, self.usage, self.call.kind)
         if self.capture and (self.texts or self.tools or self.reasoning or reasons):
-            attrs[keys.OUTPUT_MESSAGES] = content.to_json(
-                self._messages(), self.call.settings.max_length
+            call = self.call
+            # the pieces are not touched after the end: serialised later, they need no copy
+            content.put(
+                attrs,
+                keys.OUTPUT_MESSAGES,
+                call.settings.max_length,
+                call.pending,
+                self._messages,
             )
         return attrs
 
@@ -253,6 +259,7 @@ class StreamState:
         except Exception:
             record_error("stream_attributes")
             attrs = {}
+        self.capture = False  # the pieces may be serialised later: nothing may add to them
         if self.first_ns:
             attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - self.call.start_ns) / 1e9
         if exc is None:
@@ -290,8 +297,11 @@ class ResponsesStreamState(StreamState):
 
     def attributes(self) -> dict[str, Any]:
         if self.final is not None:
-            settings = self.call.settings
-            return response_attributes(RESPONSES, self.final, settings.capture, settings.max_length)
+            call = self.call
+            settings = call.settings
+            return response_attributes(
+                RESPONSES, self.final, settings.capture, settings.max_length, call.pending
+            )
         return super().attributes()
 
 

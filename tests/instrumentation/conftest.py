@@ -12,6 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
+from otel_bridge.deferred_content import ContentRegistry
+from otel_bridge.exporters.content_filter import ContentBinder, ContentExporter
 from otel_bridge.instrumentation import LiteLLMInstrumentor
 
 litellm.suppress_debug_info = True
@@ -22,21 +24,37 @@ def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
+@pytest.fixture(params=["inline", "deferred"])
+def content_registry(request: pytest.FixtureRequest) -> ContentRegistry | None:
+    """Every instrumentation test runs twice: content serialised during the call (the
+    instrumentor on its own), and left to the exporter's thread (under otel_bridge.configure())."""
+    return ContentRegistry() if request.param == "deferred" else None
+
+
 @pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+def provider(
+    exporter: InMemorySpanExporter, content_registry: ContentRegistry | None
+) -> Iterator[TracerProvider]:
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if content_registry is None:
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        tracer_provider.add_span_processor(ContentBinder(content_registry))
+        tracer_provider.add_span_processor(SimpleSpanProcessor(ContentExporter(exporter)))
     yield tracer_provider
     tracer_provider.shutdown()
 
 
 @pytest.fixture
-def instrument(provider: TracerProvider) -> Iterator[Callable[..., LiteLLMInstrumentor]]:
+def instrument(
+    provider: TracerProvider, content_registry: ContentRegistry | None
+) -> Iterator[Callable[..., LiteLLMInstrumentor]]:
     """``instrument(capture_content=..., ...)`` on the test's provider; uninstrumented after."""
     instrumentor = LiteLLMInstrumentor()
 
     def _instrument(**kwargs: object) -> LiteLLMInstrumentor:
         kwargs.setdefault("capture_content", True)
+        kwargs.setdefault("_content_registry", content_registry)
         instrumentor.instrument(tracer_provider=provider, **kwargs)
         return instrumentor
 

@@ -1,6 +1,7 @@
 """Fixtures of the security tests: the instrumentation tests' in-memory exporter behind an
-instrumented LiteLLM (``exporter``, ``provider``, ``instrument``), shared, not copied."""
+instrumented LiteLLM (``exporter``, ``provider``, ``instrument``, run with content serialised
+during the call and in the exporter's thread), shared, not copied."""
 
-from tests.instrumentation.conftest import exporter, instrument, provider
+from tests.instrumentation.conftest import content_registry, exporter, instrument, provider
 
-__all__ = ["exporter", "instrument", "provider"]
+__all__ = ["content_registry", "exporter", "instrument", "provider"]

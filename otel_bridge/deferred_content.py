@@ -1,0 +1,81 @@
+"""Message content serialised off the application's thread.
+
+Under ``otel_bridge.configure()`` the instrumentation does not build the JSON of the messages
+while the app waits: it keeps references (a copy of the message list, the response object, a
+stream's pieces) in a :class:`PendingContent`, files it in the :class:`ContentRegistry` under
+the span's id just before the span ends, and the pipeline's first span processor moves it onto
+the finished span (:mod:`otel_bridge.exporters.content_filter`). The destinations that may
+receive content build the attributes in their own worker threads, once per span, scrubbed
+as ever; the others never build them.
+
+Kept apart from the instrumentation and the exporters so that neither imports the other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+_logger = logging.getLogger("otel_bridge")
+
+Serialise = Callable[[Any], str]
+
+# Entries live from just before a span ends to its processors' on_end (microseconds, on the same
+# thread): more than this many at once means spans were ended elsewhere; the oldest are dropped.
+MAX_PENDING = 4096
+
+
+class PendingContent:
+    """A span's content attributes, each built on first use by ``build(*args)`` then serialised."""
+
+    __slots__ = ("_attributes", "_items", "_serialise")
+
+    def __init__(self, serialise: Serialise) -> None:
+        self._serialise = serialise
+        self._items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+        self._attributes: dict[str, str] | None = None
+
+    def add(self, key: str, build: Callable[..., Any], *args: Any) -> None:
+        self._items.append((key, build, args))
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def attributes(self) -> dict[str, str]:
+        """The attributes, built once (two destinations' workers racing may both build them:
+        the builders are pure, and either result is kept)."""
+        built = self._attributes
+        if built is None:
+            built = {}
+            for key, build, args in self._items:
+                try:
+                    built[key] = self._serialise(build(*args))
+                except Exception:  # one attribute missing, never the span
+                    _logger.debug("otel-bridge: could not build %s", key, exc_info=True)
+            self._attributes = built
+        return built
+
+
+class ContentRegistry:
+    """Span id -> its pending content, between the end of the span and its processors."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: dict[int, PendingContent] = {}
+
+    def put(self, span_id: int, content: PendingContent) -> None:
+        pending = self._pending
+        pending[span_id] = content
+        if len(pending) > MAX_PENDING:
+            # another thread may have taken it first
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del pending[next(iter(pending))]
+
+    def pop(self, span_id: int) -> PendingContent | None:
+        return self._pending.pop(span_id, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)
