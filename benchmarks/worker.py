@@ -145,18 +145,23 @@ def _instructions(callers: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
 
 
 def _count_serialisation() -> list[int]:
-    """Count the instrumentation's content serialisations (its only JSON writer, ``to_json``):
-    with no destination receiving content there must be none."""
+    """Count the content serialisations the calling thread makes (every content JSON text goes
+    through ``content._dumps``): with no destination receiving content there must be none, and
+    under ``configure()`` the destinations' workers make them, not the app's thread."""
+    import threading
+
     from otel_bridge.instrumentation import content
 
     count = [0]
-    original = content.to_json
+    original = content._dumps
+    app_thread = threading.get_ident()
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        count[0] += 1
-        return original(*args, **kwargs)
+    def counting(value: Any) -> str:
+        if threading.get_ident() == app_thread:
+            count[0] += 1
+        return original(value)
 
-    content.to_json = counting
+    content._dumps = counting
     return count
 
 
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.modes import setup
 
     finish, floor = setup(spec["mode"], bool(spec["content"]), spec)
-    counted = spec["mode"] in ("bridge", "pipeline") and not spec["content"]
+    counted = spec["mode"] == "pipeline" or (spec["mode"] == "bridge" and not spec["content"])
     serialised = _count_serialisation() if counted else None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

@@ -30,18 +30,16 @@ MAX_PENDING = 4096
 class PendingContent:
     """A span's content attributes, each built on first use by ``build(*args)`` then serialised."""
 
-    __slots__ = ("_attributes", "_items", "_serialise")
+    __slots__ = ("_attributes", "_serialise", "items")
 
     def __init__(self, serialise: Serialise) -> None:
         self._serialise = serialise
-        self._items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+        # (attribute, build, args): appended to directly on the app's thread (no method call)
+        self.items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
         self._attributes: dict[str, str] | None = None
 
-    def add(self, key: str, build: Callable[..., Any], *args: Any) -> None:
-        self._items.append((key, build, args))
-
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.items)
 
     def attributes(self) -> dict[str, str]:
         """The attributes, built once (two destinations' workers racing may both build them:
@@ -49,7 +47,7 @@ class PendingContent:
         built = self._attributes
         if built is None:
             built = {}
-            for key, build, args in self._items:
+            for key, build, args in self.items:
                 try:
                     built[key] = self._serialise(build(*args))
                 except Exception:  # one attribute missing, never the span

@@ -55,10 +55,6 @@ class Settings:
         self.serialise = functools.partial(to_json, max_length=max_length)
         self.enabled = True  # False after uninstrument(): a wrapper left in place passes through
 
-    def pending(self) -> PendingContent | None:
-        """Where a new call's content goes: None to serialise it on the spot."""
-        return PendingContent(self.serialise) if self.registry is not None else None
-
 
 class LLMCall:
     __slots__ = (
@@ -222,9 +218,9 @@ class LLMCall:
 
     def _end(self) -> None:
         try:
-            pending = self.pending
-            if pending and self.recording and self.settings.registry is not None:
-                self.settings.registry.put(self.span.get_span_context().span_id, pending)
+            pending, registry = self.pending, self.settings.registry
+            if pending is not None and pending.items and registry is not None and self.recording:
+                registry.put(self.span.get_span_context().span_id, pending)
             self.span.end()
         except Exception:
             record_error("span_end")
@@ -239,7 +235,8 @@ def start_call(
 ) -> LLMCall | None:
     """Open the span of a call; None (and the call goes on untraced) if that fails."""
     try:
-        pending = settings.pending() if settings.capture else None
+        # where the call's content goes: None to serialise it on the spot
+        pending = PendingContent(settings.serialise) if settings.registry is not None else None
         attrs, request = start_attributes(
             op, args, kwargs, settings.capture, settings.max_length, router, pending
         )

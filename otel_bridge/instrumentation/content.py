@@ -198,7 +198,7 @@ def put(
     if pending is None:
         attrs[key] = to_json(build(*args), max_length)
     else:
-        pending.add(key, build, *args)
+        pending.items.append((key, build, args))
 
 
 def _bounded(value: Any, text: str, max_length: int) -> str:

@@ -179,15 +179,15 @@ def _kept(value: Any, pending: PendingContent | None) -> Any:
     passed, or edits a message, once the call has returned."""
     if pending is None or type(value) is not list:
         return value
-    return [_message_copy(item) if type(item) is dict else item for item in value]
-
-
-def _message_copy(message: dict[str, Any]) -> dict[str, Any]:
-    copy = dict(message)
-    parts = copy.get("content")
-    if type(parts) is list:
-        copy["content"] = list(parts)
-    return copy
+    kept = []
+    for item in value:  # a loop, not a function per message: this runs on the app's thread
+        if type(item) is dict:
+            item = item.copy()
+            parts = item.get("content")
+            if type(parts) is list:
+                item["content"] = parts[:]
+        kept.append(item)
+    return kept
 
 
 def _content(
@@ -198,32 +198,42 @@ def _content(
     max_length: int,
     pending: PendingContent | None,
 ) -> None:
-    def put(key: str, build: Any, value: Any) -> None:
-        content.put(attrs, key, max_length, pending, build, _kept(value, pending))
-
+    put = content.put
     kind = op.kind
     if kind == CHAT:
         messages = bound(op, args, kwargs, "messages")
         if messages:
-            put(keys.INPUT_MESSAGES, content.chat_input_messages, messages)
+            put(
+                attrs,
+                keys.INPUT_MESSAGES,
+                max_length,
+                pending,
+                content.chat_input_messages,
+                _kept(messages, pending),
+            )
     elif kind == RESPONSES:
         items = bound(op, args, kwargs, "input")
         if items and isinstance(items, (str, list, tuple)):
-            put(keys.INPUT_MESSAGES, content.responses_input_messages, items)
+            build = content.responses_input_messages
+            put(attrs, keys.INPUT_MESSAGES, max_length, pending, build, _kept(items, pending))
         instructions = kwargs.get("instructions")
         if instructions:
-            put(keys.SYSTEM_INSTRUCTIONS, content.text_parts, instructions)
+            build = content.text_parts
+            put(attrs, keys.SYSTEM_INSTRUCTIONS, max_length, pending, build, instructions)
     elif kind in (TEXT_COMPLETION, IMAGE):
         prompt = bound(op, args, kwargs, "prompt")
         if prompt is not None:
-            put(keys.INPUT_MESSAGES, content.prompt_messages, prompt)
+            build = content.prompt_messages
+            put(attrs, keys.INPUT_MESSAGES, max_length, pending, build, _kept(prompt, pending))
     elif kind == EMBEDDINGS:
         value = bound(op, args, kwargs, "input")
         if value is not None:
-            put(keys.SPAN_INPUTS, _embedding_input, value)
+            build = _embedding_input
+            put(attrs, keys.SPAN_INPUTS, max_length, pending, build, _kept(value, pending))
     tools = kwargs.get("tools")
     if tools:
-        put(keys.TOOL_DEFINITIONS, content.tool_definitions, tools)
+        build = content.tool_definitions
+        put(attrs, keys.TOOL_DEFINITIONS, max_length, pending, build, _kept(tools, pending))
 
 
 def _embedding_input(value: Any) -> dict[str, Any]:
