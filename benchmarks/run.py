@@ -209,9 +209,12 @@ def _spec(
 
 def plan(modes: list[str], smoke: bool = False) -> list[tuple[str, bool]]:
     """(mode, content) runs of one round; the baseline runs once per content setting. The smoke
-    run has every mode with content off only."""
+    run has every mode with content off, and configure() with content on too."""
     if smoke:
-        return [(m, False) for m in modes]
+        runs = [(m, False) for m in modes]
+        if "pipeline" in modes:
+            runs += [("baseline", True), ("pipeline", True)]
+        return runs
     runs: list[tuple[str, bool]] = []
     for content in (False, True):
         runs.append(("baseline", content))

@@ -39,7 +39,10 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
 def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, str]) -> None:
     results, _ = smoke
     [round_] = results["rounds"]
-    assert sorted(run["mode"] for run in round_) == sorted(NO_PEER_MODES)
+    ran = sorted((run["mode"], run["content"]) for run in round_)
+    assert ran == sorted(
+        [(m, False) for m in NO_PEER_MODES] + [("baseline", True), ("pipeline", True)]
+    )
     for run in round_:
         variants = run["variants"]
         assert set(variants) == {"plain", "plain_large", "stream_short", "stream_long", "async"}
@@ -71,9 +74,16 @@ def test_the_table_has_the_expected_rows(smoke: tuple[dict, str]) -> None:
         row = next(line for line in off.splitlines() if line.startswith(f"| {label} |"))
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert len(cells) == 5 and all(c not in ("", "-") for c in cells), row
-    assert "| bare OTel SDK span, same attribute count (floor) | off |" in text  # ratio row
+    floor = "bare OTel SDK span, same attribute count (floor)"
+    assert f"| instrumentor | {floor} | off |" in text  # ratio rows
+    assert f"| configure() | {floor} | off |" in text
     assert "## Targets" in text
-    assert "plain call ≤ 2x the bare span (content off)" in text
+    for who in ("instrumentor alone", "configure()"):
+        assert f"plain call ≤ 2x the bare span ({who}, content off)" in text
+    # configure() with content on: its content serialisations were counted on the app's thread
+    target = "no content serialisation on the app's thread under configure() (content on)"
+    row = next(line for line in text.splitlines() if line.startswith(f"| {target} |"))
+    assert "over all content-on calls | yes |" in row, row
 
 
 @pytest.mark.timeout(180)
