@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import socket
 import sys
 import time
@@ -168,42 +167,47 @@ def run_checks(settings: Settings) -> list[Check]:
 
 
 def check_otlp(otlp: OtlpSettings, service_name: str | None) -> Check:
-    """Send one test span with the exporter class the bridge would use."""
+    """Send one test span through the very transport the bridge exports with (its TLS, headers,
+    compression), once, within the check's timeout."""
     fix = "start Jaeger/the Collector or fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     endpoint = mask_url(otlp.endpoint)
     problem = _tcp_problem(otlp.endpoint)
     if problem:
         return Check("OTLP", False, f"{problem} {endpoint} — {fix}")
 
-    from otel_bridge.exporters.otlp import build_otlp_exporter
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    exporter = build_otlp_exporter(replace(otlp, timeout=min(otlp.timeout, CHECK_TIMEOUT)))
+    from otel_bridge.exporters.otlp import build_otlp_transport
+    from otel_bridge.exporters.retry import RejectedError, RetryableError, RetryPolicy
+
+    settings = replace(otlp, timeout=min(otlp.timeout, CHECK_TIMEOUT))
+    transport = build_otlp_transport(settings, RetryPolicy(max_attempts=1))
     started = time.monotonic()
-    with _captured_logs("opentelemetry.exporter") as logs:
-        try:
-            result = exporter.export([_test_span(service_name)])
-        finally:
-            exporter.shutdown()
-    seconds = time.monotonic() - started
-    if result.name == "SUCCESS":
-        return Check("OTLP", True, f"a test span was accepted by {endpoint} ({otlp.protocol})")
-    detail = logs[-1] if logs else "export failed"
-    if "max retries" in detail and len(logs) > 1:  # the first retry says why
-        detail = logs[0]
-    hint = _otlp_hint(detail, otlp)
-    return Check(
-        "OTLP",
-        False,
-        f"{endpoint} did not take a test span ({otlp.protocol}, {seconds:.1f} s): "
-        f"{_shorten(detail)} — {hint}",
-    )
+    try:
+        transport.send(encode_spans([_test_span(service_name)]), started + CHECK_TIMEOUT)
+    except (RetryableError, RejectedError) as error:
+        seconds = time.monotonic() - started
+        status = getattr(error, "status", None)
+        return Check(
+            "OTLP",
+            False,
+            f"{endpoint} did not take a test span ({otlp.protocol}, {seconds:.1f} s): "
+            f"{_shorten(mask_url(str(error)))} — {_otlp_hint(status, otlp)}",
+        )
+    finally:
+        transport.close()
+    return Check("OTLP", True, f"a test span was accepted by {endpoint} ({otlp.protocol})")
 
 
-def _otlp_hint(detail: str, otlp: OtlpSettings) -> str:
-    lowered = detail.lower()
-    if any(s in lowered for s in ("401", "403", "unauthenticated", "permission_denied")):
+def _otlp_hint(status: int | str | None, otlp: OtlpSettings) -> str:
+    if status in (401, 403, "UNAUTHENTICATED", "PERMISSION_DENIED"):
         return "check OTEL_EXPORTER_OTLP_TRACES_HEADERS (the backend refused the credentials)"
-    if otlp.protocol == "http/protobuf" and re.search(r"code: \d{3}", detail):
+    if status == "TLS":
+        return (
+            "check OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY "
+            "(the TLS handshake failed)"
+        )
+    if otlp.protocol == "http/protobuf" and isinstance(status, int):
         return (
             "it answered, but not as an OTLP/HTTP receiver: fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
             "(the full URL, e.g. http://localhost:4318/v1/traces)"
@@ -371,27 +375,6 @@ def _test_span(service_name: str | None):  # -> ReadableSpan
     span.set_attribute("otel_bridge.doctor", True)
     span.end()
     return span
-
-
-@contextmanager
-def _captured_logs(name: str) -> Iterator[list[str]]:
-    """Collect a library's log messages instead of letting them reach the terminal."""
-    logger = logging.getLogger(name)
-    messages: list[str] = []
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    handler = _Collect(logging.DEBUG)
-    saved = logger.propagate, logger.level
-    logger.addHandler(handler)
-    logger.propagate, logger.level = False, logging.WARNING
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate, logger.level = saved
 
 
 @contextmanager

@@ -4,8 +4,8 @@ The bridge's pipeline sends through :class:`OtlpHttpTransport` / :class:`OtlpGrp
 ``ExportTraceServiceRequest`` per call, retried by :mod:`otel_bridge.exporters.retry` (the one
 retry policy, the OTLP specification's rules), and able to send spooled requests again. The
 SDK's exporters retry on their own terms, say only SUCCESS or FAILURE (so a refused batch cannot
-be told from an unreachable backend) and take spans, not requests, so they serve only
-:func:`build_otlp_exporter` (``otel-bridge doctor``'s one test span).
+be told from an unreachable backend) and take spans, not requests, so none is used here;
+``otel-bridge doctor`` sends its test span through these transports too.
 
 TLS, headers, compression and timeout follow the same settings and the same rules as the SDK's
 exporters (``https`` endpoints and the ``..._INSECURE`` switch for gRPC; CA bundle and client
@@ -25,7 +25,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_bridge.config import OtlpSettings
 from otel_bridge.exporters.retry import (
@@ -221,46 +220,6 @@ def build_otlp_transport(
     if settings.protocol == "grpc":
         return OtlpGrpcTransport(settings, policy)
     return OtlpHttpTransport(settings, policy)
-
-
-def build_otlp_exporter(settings: OtlpSettings) -> SpanExporter:
-    """The SDK's own exporter for these settings (used by ``otel-bridge doctor``)."""
-    if settings.protocol == "grpc":
-        from grpc import Compression as GrpcCompression
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        compression = {
-            "gzip": GrpcCompression.Gzip,
-            "deflate": GrpcCompression.Deflate,
-            None: GrpcCompression.NoCompression,
-        }[settings.compression]
-        return OTLPSpanExporter(
-            endpoint=settings.endpoint,
-            insecure=settings.insecure,
-            credentials=_grpc_credentials(settings) if _has_tls_files(settings) else None,
-            headers=settings.headers or None,
-            timeout=settings.timeout,
-            compression=compression,
-        )
-
-    from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-        OTLPSpanExporter as HttpSpanExporter,
-    )
-
-    return HttpSpanExporter(
-        endpoint=settings.endpoint,
-        certificate_file=settings.certificate,
-        client_certificate_file=settings.client_certificate,
-        client_key_file=settings.client_key,
-        headers=settings.headers or None,
-        timeout=settings.timeout,
-        compression=HttpCompression(settings.compression or "none"),
-    )
-
-
-def _has_tls_files(settings: OtlpSettings) -> bool:
-    return bool(settings.certificate or settings.client_certificate)
 
 
 def _grpc_credentials(settings: OtlpSettings):  # -> grpc.ChannelCredentials

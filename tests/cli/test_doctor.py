@@ -11,7 +11,9 @@ from mlflow import MlflowClient
 from otel_bridge.cli import main
 from otel_bridge.redaction import mask_url
 from tests.e2e.apps import BIN, base_env
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.ports import free_port
+from tests.support.tls import make_tls_files
 
 SECRET = "s3cr3t-header-value"
 TOKEN = "tok-7f9c2b"
@@ -180,3 +182,50 @@ def test_sdk_disabled_checks_nothing(clean_env, capsys):
 )
 def test_mask_url(url, masked):
     assert mask_url(url) == masked
+
+
+def test_an_http_server_that_is_not_otlp_is_named(clean_env, capsys, openai_server):
+    endpoint = f"{openai_server.base_url.rstrip('/')}/v1/traces"
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+    clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1
+    [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+    assert "HTTP 404" in line
+    assert "it answered, but not as an OTLP/HTTP receiver" in line
+
+
+def test_grpc_to_an_http_port_suggests_the_other_protocol(clean_env, capsys, otlp_receiver):
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp_receiver.http_base)
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+    clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1
+    [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+    assert "(grpc, " in line and "gRPC " in line
+    assert line.endswith(
+        "set OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf or fix "
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+
+
+def test_a_certificate_the_ca_did_not_sign_points_at_the_tls_settings(clean_env, capsys, tmp_path):
+    files = make_tls_files(tmp_path)
+    with OtlpReceiver(tls=files.server_tls()) as receiver:
+        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.http_endpoint)
+        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", str(files.other_ca_cert))
+        clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
+
+        code, out, _ = doctor(capsys)
+
+        assert code == 1
+        [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+        assert "TLS error" in line
+        assert "(the TLS handshake failed)" in line
+        assert receiver.spans() == []
