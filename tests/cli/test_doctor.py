@@ -184,29 +184,28 @@ def test_mask_url(url, masked):
     assert mask_url(url) == masked
 
 
-def test_an_http_server_that_is_not_otlp_is_named(clean_env, capsys, openai_server):
-    endpoint = f"{openai_server.base_url.rstrip('/')}/v1/traces"
+def _otlp_failure(clean_env, capsys, endpoint: str, protocol: str, **extra: str) -> str:
+    """Doctor with only an OTLP destination that must fail: its one line."""
     clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
-    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", protocol)
     clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
-
+    for name, value in extra.items():
+        clean_env.setenv(name, value)
     code, out, _ = doctor(capsys)
-
     assert code == 1
     [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+    return line
+
+
+def test_an_http_server_that_is_not_otlp_is_named(clean_env, capsys, openai_server):
+    endpoint = f"{openai_server.base_url.rstrip('/')}/v1/traces"
+    line = _otlp_failure(clean_env, capsys, endpoint, "http/protobuf")
     assert "HTTP 404" in line
     assert "it answered, but not as an OTLP/HTTP receiver" in line
 
 
 def test_grpc_to_an_http_port_suggests_the_other_protocol(clean_env, capsys, otlp_receiver):
-    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp_receiver.http_base)
-    clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
-    clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
-
-    code, out, _ = doctor(capsys)
-
-    assert code == 1
-    [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+    line = _otlp_failure(clean_env, capsys, otlp_receiver.http_base, "grpc")
     assert "(grpc, " in line and "gRPC " in line
     assert line.endswith(
         "set OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf or fix "
@@ -217,15 +216,13 @@ def test_grpc_to_an_http_port_suggests_the_other_protocol(clean_env, capsys, otl
 def test_a_certificate_the_ca_did_not_sign_points_at_the_tls_settings(clean_env, capsys, tmp_path):
     files = make_tls_files(tmp_path)
     with OtlpReceiver(tls=files.server_tls()) as receiver:
-        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.http_endpoint)
-        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
-        clean_env.setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", str(files.other_ca_cert))
-        clean_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
-
-        code, out, _ = doctor(capsys)
-
-        assert code == 1
-        [line] = [line for line in out.splitlines() if "did not take a test span" in line]
+        line = _otlp_failure(
+            clean_env,
+            capsys,
+            receiver.http_endpoint,
+            "http/protobuf",
+            OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=str(files.other_ca_cert),
+        )
         assert "TLS error" in line
         assert "(the TLS handshake failed)" in line
         assert receiver.spans() == []
