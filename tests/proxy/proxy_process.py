@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import requests
 import yaml
 
 from tests.e2e.apps import REPO_ROOT, base_env
-from tests.support.ports import LOOPBACK, free_port
+from tests.support.ports import LOOPBACK
+from tests.support.servers import ServerProcess
 
 LITELLM = Path(sys.executable).parent / "litellm"
 VIRTUAL_KEYS_MODULE = Path(__file__).with_name("virtual_keys.py")
@@ -61,20 +59,18 @@ def proxy_config(openai_base_url: str, upstream_key: str, dead_port: int) -> dic
     }
 
 
-class LiteLLMProxy:
+class LiteLLMProxy(ServerProcess):
     """``config``: the config as a mapping (written to the work directory, next to the tests'
     custom auth module) or the path of a config file to use as it is."""
+
+    name = "litellm proxy"
 
     def __init__(
         self, workdir: Path, config: Mapping[str, Any] | Path, env: Mapping[str, str]
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "proxy.log")
         self.config = config
         self.env = dict(env)
-        self.port = free_port()
-        self.log_path = self.workdir / "proxy.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -94,30 +90,11 @@ class LiteLLMProxy:
             PYTHONPATH=str(REPO_ROOT),
             **self.env,
         )
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         command = [str(LITELLM), "--config", str(config_path)]
-        self.process = subprocess.Popen(
-            [*command, "--host", LOOPBACK, "--port", str(self.port)],
-            cwd=self.workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                self.kill()
-                raise RuntimeError(f"litellm proxy exited with {code}:\n{self.log_tail()}")
-            if self._live():
-                return self
-            time.sleep(0.5)
-        self.kill()
-        raise RuntimeError(f"litellm proxy not live after {timeout}s:\n{self.log_tail()}")
+        self._spawn([*command, "--host", LOOPBACK, "--port", str(self.port)], env, timeout)
+        return self
 
-    def _live(self) -> bool:
+    def is_healthy(self) -> bool:
         try:
             return requests.get(f"{self.url}/health/liveliness", timeout=2).status_code == 200
         except requests.RequestException:
@@ -125,31 +102,19 @@ class LiteLLMProxy:
 
     def terminate(self, timeout: float) -> float:
         """SIGTERM the proxy (as an orchestrator would); seconds it took to exit."""
-        assert self.process is not None
+        assert self._process is not None
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self._process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=timeout)
+            self._process.wait(timeout=timeout)
         finally:
             self.kill()
         return time.monotonic() - started
 
+    def stop(self, grace: float = 0.0) -> None:
+        """No grace by default: terminate() is how a test asks for a graceful exit."""
+        super().stop(grace)
+
     def kill(self) -> None:
         """Kill the proxy's process group (whatever is left of it) and close the log."""
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
+        self.stop(grace=0)

@@ -23,6 +23,7 @@ from . import openai_payloads as payloads
 from .openai_payloads import ErrorReply, Reply
 from .openai_responses_payloads import response_events, response_object
 from .ports import LOOPBACK
+from .servers import ThreadedHttpServer
 
 __all__ = ["ErrorReply", "OpenAIServer", "RecordedRequest", "Reply"]
 
@@ -37,41 +38,20 @@ class RecordedRequest:
     method: str = "POST"
 
 
-class OpenAIServer:
+class OpenAIServer(ThreadedHttpServer):
+    thread_name = "openai-loopback"
+
     def __init__(self, models: list[str] | None = None) -> None:
-        self.port = 0
+        super().__init__()
         self.models = list(models or DEFAULT_MODELS)
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply | ErrorReply] = deque()
         self._drop_next = False
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._http: _OpenAIHttpServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> OpenAIServer:
-        self._http = _OpenAIHttpServer((LOOPBACK, 0), self)
-        self.port = int(self._http.server_address[1])
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, name="openai-loopback", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _make_server(self, address: tuple[str, int]) -> _OpenAIHttpServer:
+        return _OpenAIHttpServer(address, self)
 
     @property
     def base_url(self) -> str:

@@ -38,6 +38,7 @@ from .otlp_decode import (
 )
 from .otlp_faults import Fault, FaultPlan
 from .ports import LOOPBACK
+from .servers import ThreadedHttpServer
 
 if TYPE_CHECKING:
     from .tls import ServerTls
@@ -54,24 +55,25 @@ class ReceivedRequest(NamedTuple):
     request: ExportTraceServiceRequest
 
 
-class OtlpReceiver:
-    """In-process OTLP/gRPC + OTLP/HTTP trace receiver bound to 127.0.0.1 on OS-chosen ports."""
+class OtlpReceiver(ThreadedHttpServer):
+    """In-process OTLP/gRPC + OTLP/HTTP trace receiver bound to 127.0.0.1 on OS-chosen ports
+    (the OTLP/HTTP side is the ThreadedHttpServer: ``port`` is ``http_port``)."""
+
+    thread_name = "otlp-http"
 
     def __init__(self, tls: ServerTls | None = None) -> None:
         """``tls``: serve gRPC with TLS and HTTPS (a client certificate required when it names a
         client CA) instead of plaintext."""
+        super().__init__()
         self.tls = tls
         self.handshake_failures = 0  # HTTPS connections whose TLS handshake failed
         self.grpc_port = 0
-        self.http_port = 0
         self.requests: list[ReceivedRequest] = []
         self.rejected_requests = 0
         self._spans: list[ReceivedSpan] = []
         self._changed = threading.Condition()
         self._faults = FaultPlan()
         self._grpc_server: grpc.Server | None = None
-        self._http_server: _OtlpHttpServer | None = None
-        self._http_thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> OtlpReceiver:
@@ -83,32 +85,20 @@ class OtlpReceiver:
             self.grpc_port = server.add_secure_port(f"{LOOPBACK}:0", self.tls.grpc_credentials())
         server.start()
         self._grpc_server = server
+        return super().start()
 
-        self._http_server = _OtlpHttpServer((LOOPBACK, 0), self)
-        self.http_port = int(self._http_server.server_address[1])
-        self._http_thread = threading.Thread(
-            target=self._http_server.serve_forever, name="otlp-http", daemon=True
-        )
-        self._http_thread.start()
-        return self
+    def _make_server(self, address: tuple[str, int]) -> _OtlpHttpServer:
+        return _OtlpHttpServer(address, self)
 
     def stop(self) -> None:
-        if self._http_server is not None:
-            self._http_server.shutdown()
-            self._http_server.server_close()
-            self._http_server = None
-        if self._http_thread is not None:
-            self._http_thread.join(timeout=5)
-            self._http_thread = None
+        super().stop()
         if self._grpc_server is not None:
             self._grpc_server.stop(grace=1).wait(timeout=5)
             self._grpc_server = None
 
-    def __enter__(self) -> OtlpReceiver:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    @property
+    def http_port(self) -> int:
+        return self.port
 
     @property
     def scheme(self) -> str:

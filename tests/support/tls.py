@@ -15,7 +15,6 @@ import datetime as dt
 import http.client
 import ipaddress
 import ssl
-import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .ports import LOOPBACK
+from .servers import ThreadedHttpServer
 
 
 @dataclass(frozen=True)
@@ -200,49 +200,25 @@ _HOP_BY_HOP = {
 }
 
 
-class TlsReverseProxy:
+class TlsReverseProxy(ThreadedHttpServer):
     """HTTPS on 127.0.0.1 in front of a plain-HTTP server on loopback (an MLflow server):
     every request forwarded as it came, the Host header set to the upstream's."""
 
+    thread_name = "tls-proxy"
+
     def __init__(self, upstream: str, tls: ServerTls) -> None:
+        super().__init__()
         self.upstream = urlsplit(upstream)
         self.tls = tls
         self.forwarded = 0
         self.handshake_failures = 0
-        self._http: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._http is not None
-        return int(self._http.server_address[1])
 
     @property
     def uri(self) -> str:
         return f"https://{LOOPBACK}:{self.port}"
 
-    def start(self) -> TlsReverseProxy:
-        self._http = _TlsServer((LOOPBACK, 0), self)
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, name="tls-proxy", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TlsReverseProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _make_server(self, address: tuple[str, int]) -> _TlsServer:
+        return _TlsServer(address, self)
 
 
 class _TlsServer(ThreadingHTTPServer):

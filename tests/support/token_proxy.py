@@ -9,57 +9,38 @@ with TokenProxy(upstream="http://127.0.0.1:5000", token="tok") as proxy:
 from __future__ import annotations
 
 import http.client
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .ports import LOOPBACK
+from .servers import ThreadedHttpServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"}
 
 
-class TokenProxy:
+class TokenProxy(ThreadedHttpServer):
+    thread_name = "token-proxy"
+
     def __init__(self, upstream: str, token: str) -> None:
+        super().__init__()
         self.upstream = urlsplit(upstream)
         self.token = token
         self.refused = 0  # requests answered 401
         self.forwarded = 0
-        self._http: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def uri(self) -> str:
-        assert self._http is not None
-        return f"http://{LOOPBACK}:{self._http.server_address[1]}"
+        return f"http://{LOOPBACK}:{self.port}"
 
-    def start(self) -> TokenProxy:
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
         proxy = self
 
         class Handler(_ProxyHandler):
             owner = proxy
 
-        self._http = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, name="token-proxy", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TokenProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        server = ThreadingHTTPServer(address, Handler)
+        server.daemon_threads = True
+        return server
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
