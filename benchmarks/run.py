@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="the 2-minute outage RSS run")
     parser.add_argument(
         "--add",
-        help="comma list of parts (memory, chunks, throughput) to run and add to the "
+        help="comma list of parts (rounds, memory, chunks, throughput) to run and add to the "
         "results.json already in --out, RESULTS.md re-rendered",
     )
     parser.add_argument(
@@ -431,7 +431,14 @@ def _add_parts(
     """Run some parts alone and merge them into an earlier run's results (table re-rendered)."""
     results = json.loads((out_dir / "results.json").read_text())
     for part in parts:
-        if part == "chunks":
+        if part == "rounds":  # the timed rounds again (say, on a quieter machine)
+            with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
+                mlflow = "embedded" if "embedded" in str(results.get("mlflow")) else "server"
+                with services(python, Path(tmp), mlflow) as svc:
+                    results["rounds"] = measure_rounds(
+                        python, results["modes"], profile, svc, Path(tmp)
+                    )
+        elif part == "chunks":
             _log("per-chunk cost, isolated")
             results["chunks"] = run_chunks(python)
         elif part == "memory":
@@ -452,7 +459,7 @@ def _add_parts(
                     log=_log,
                 )
         else:
-            raise SystemExit(f"unknown part {part!r}: memory, chunks, throughput")
+            raise SystemExit(f"unknown part {part!r}: rounds, memory, chunks, throughput")
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out_dir / "RESULTS.md").write_text(report.render(results))
     _log(f"added {', '.join(parts)} to {out_dir / 'RESULTS.md'}")

@@ -151,8 +151,11 @@ def _run(python: str, spec: dict[str, Any], timeout: float = 1800) -> dict[str, 
     return json.loads(lines[-1])
 
 
-def _environ(exporters: str, **extra: str) -> dict[str, str]:
+def _environ(exporters: str, spool: Path, **extra: str) -> dict[str, str]:
+    """A run's environment; its own spool directory, so that what one run spooled is never
+    replayed into the next run's destination (and counted there)."""
     return {
+        "OTEL_BRIDGE_SPOOL_DIR": str(spool),
         "OTEL_SERVICE_NAME": "otel-bridge-benchmark",
         "OTEL_TRACES_EXPORTER": exporters,
         "OTEL_BRIDGE_CONTENT_DESTINATIONS": "mlflow",
@@ -189,6 +192,7 @@ def run_all(
                 "rates": otlp_rates,
                 "environ": _environ(
                     "otlp",
+                    tdir / "spool-otlp",
                     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"http://127.0.0.1:{ports['grpc_port']}",
                     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="grpc",
                 ),
@@ -209,7 +213,11 @@ def run_all(
             "workdir": str(tdir),
             "seconds": seconds,
             "rates": mlflow_rates,
-            "environ": _environ("mlflow", MLFLOW_TRACKING_URI=f"sqlite:///{tdir / 'embedded.db'}"),
+            "environ": _environ(
+                "mlflow",
+                tdir / "spool-embedded",
+                MLFLOW_TRACKING_URI=f"sqlite:///{tdir / 'embedded.db'}",
+            ),
         },
     )
     result["label"] = "MLflow embedded store (SQLite, in-process)"
@@ -271,7 +279,9 @@ def _mlflow_server_run(
                 "seconds": seconds,
                 "rates": rates,
                 "drain_timeout": 120,
-                "environ": _environ("mlflow", MLFLOW_TRACKING_URI=server.uri),
+                "environ": _environ(
+                    "mlflow", tdir / f"spool-server-{backend}", MLFLOW_TRACKING_URI=server.uri
+                ),
             },
         )
         result["label"] = label
