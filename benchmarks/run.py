@@ -431,6 +431,8 @@ def _add_parts(
     """Run some parts alone and merge them into an earlier run's results (table re-rendered)."""
     results = json.loads((out_dir / "results.json").read_text())
     for part in parts:
+        when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
+        results.setdefault("added", []).append(f"{part} at {when}")
         if part == "rounds":  # the timed rounds again (say, on a quieter machine)
             with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
                 mlflow = "embedded" if "embedded" in str(results.get("mlflow")) else "server"
