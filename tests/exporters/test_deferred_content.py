@@ -1,0 +1,64 @@
+"""Deferred content's parts on their own: built once, a failing part alone missing, the
+registry bounded, the binder and the exporter's rewrite."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_bridge.deferred_content import MAX_PENDING, ContentRegistry, PendingContent
+from otel_bridge.exporters.content_filter import ContentBinder, ContentExporter, with_content
+
+
+def test_attributes_are_built_once_and_a_failing_one_is_left_out():
+    calls = []
+
+    def build(value):
+        calls.append(value)
+        return [value]
+
+    def broken():
+        raise ValueError("cannot build")
+
+    pending = PendingContent(lambda value: f"json:{value}")
+    pending.items.append(("a", build, ("x",)))
+    pending.items.append(("b", broken, ()))
+
+    assert pending.attributes() == {"a": "json:['x']"}
+    assert pending.attributes() == {"a": "json:['x']"}
+    assert calls == ["x"]
+
+
+def test_the_registry_keeps_at_most_max_pending_entries_dropping_the_oldest():
+    registry = ContentRegistry()
+    entries = [PendingContent(str) for _ in range(MAX_PENDING + 2)]
+    for span_id, entry in enumerate(entries):
+        registry.put(span_id, entry)
+
+    assert len(registry) == MAX_PENDING
+    assert registry.pop(0) is None and registry.pop(1) is None
+    assert registry.pop(MAX_PENDING + 1) is entries[-1]
+    assert registry.pop(MAX_PENDING + 1) is None  # taken once
+
+
+def test_the_binder_hands_the_content_to_the_exporter_of_that_span_only():
+    registry = ContentRegistry()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ContentBinder(registry))
+    provider.add_span_processor(SimpleSpanProcessor(ContentExporter(exporter)))
+    tracer = provider.get_tracer("test")
+
+    with_pending = tracer.start_span("with", attributes={"kept": 1})
+    pending = PendingContent(lambda value: value)
+    pending.items.append(("gen_ai.input.messages", str.upper, ("hello",)))
+    registry.put(with_pending.get_span_context().span_id, pending)
+    with_pending.end()
+    tracer.start_span("without").end()
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert dict(spans["with"].attributes) == {"kept": 1, "gen_ai.input.messages": "HELLO"}
+    assert dict(spans["without"].attributes) == {}
+    assert len(registry) == 0
+    assert with_content(spans["without"]) is spans["without"]
