@@ -76,7 +76,7 @@ def run(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
-    from benchmarks.run import start_sink, stop_process
+    from benchmarks.run import app_env, start_sink, stop_process
     from tests.support.mlflow_server import MlflowServer
 
     mdir = workdir / "memory"
@@ -106,15 +106,10 @@ def run(
         "rate": rate,
         "seconds": healthy + outage + recovery,
     }
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    for key in list(env):
-        if key.startswith(("OTEL_", "MLFLOW_TRACKING", "MLFLOW_EXPERIMENT")):
-            env.pop(key)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     process = subprocess.Popen(
         [python, "-m", "benchmarks.memory", json.dumps(spec)],
         cwd=REPO,
-        env=env,
+        env=app_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -150,7 +145,7 @@ def run(
         server.stop()
         events.append((time.monotonic() - t0, "down"))
         _sleep_until(t0 + healthy + outage)
-        sink, _ = start_sink_on(python, ports)
+        sink, _ = start_sink(python, ports)
         server.start(timeout=240)
         events.append((time.monotonic() - t0, "back"))
         log("memory: destinations back")
@@ -162,28 +157,6 @@ def run(
         stop_process(sink)
         server.stop()
     return summarise(samples, final, events, healthy, outage, has_spool, rate)
-
-
-def start_sink_on(python: str, ports: dict[str, int]) -> tuple[Any, dict[str, int]]:
-    """The receiver again, on the ports the app knows."""
-    process = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "benchmarks.sink",
-            "--grpc-port",
-            str(ports["grpc_port"]),
-            "--http-port",
-            str(ports["http_port"]),
-        ],
-        cwd=REPO,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert process.stdout is not None
-    return process, json.loads(process.stdout.readline())
 
 
 def _sleep_until(deadline: float) -> None:

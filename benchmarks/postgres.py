@@ -221,24 +221,7 @@ class Postgres:
         )
         try:
             self._wait_ready(timeout)
-            self._run(
-                [
-                    str(bindir / "psql"),
-                    "-h",
-                    LOOPBACK,
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    SUPERUSER,
-                    "-d",
-                    "postgres",
-                    "-X",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    f'CREATE DATABASE "{self.database}"',
-                ]
-            )
+            self._psql("postgres", f'CREATE DATABASE "{self.database}"')
         except BaseException:
             self.stop()
             raise
@@ -300,27 +283,15 @@ class Postgres:
 
     def query(self, sql: str) -> str:
         """One SQL statement through psql on the benchmark database; the unaligned output."""
-        done = self._run(
-            [
-                str(self.bindir / "psql"),
-                "-h",
-                LOOPBACK,
-                "-p",
-                str(self.port),
-                "-U",
-                SUPERUSER,
-                "-d",
-                self.database,
-                "-X",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ]
-        )
-        return done.stdout.strip()
+        return self._psql(self.database, sql).strip()
+
+    def _psql(self, database: str, sql: str) -> str:
+        """One statement through psql as the superuser, stopping at the first error; its output
+        unaligned and without headers."""
+        command = [str(self.bindir / "psql"), "-h", LOOPBACK, "-p", str(self.port)]
+        command += ["-U", SUPERUSER, "-d", database, "-X", "-A", "-t"]
+        command += ["-v", "ON_ERROR_STOP=1", "-c", sql]
+        return self._run(command).stdout
 
     def stop(self, grace: float = 30.0) -> None:
         """``pg_ctl stop -m fast`` as the server's user, SIGKILL if it is still there, then the

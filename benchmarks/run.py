@@ -42,6 +42,17 @@ WORKER_ENV = {
 }
 
 
+def app_env(**extra: str) -> dict[str, str]:
+    """The environment of a child that configures the bridge itself (throughput, memory): this
+    one without the OTLP/MLflow variables of the shell it was started from."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OTEL_", "MLFLOW_TRACKING", "MLFLOW_EXPERIMENT"))
+    }
+    return {**env, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true", **extra}
+
+
 @dataclass
 class Profile:
     """How much to measure."""
@@ -101,10 +112,16 @@ def _log(message: str) -> None:
 # -- services -----------------------------------------------------------------------------------
 
 
-def start_sink(python: str) -> tuple[subprocess.Popen[str], dict[str, int]]:
-    """The counting OTLP receiver, in its own process (it must not share our GIL)."""
+def start_sink(
+    python: str, ports: dict[str, int] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    """The counting OTLP receiver, in its own process (it must not share our GIL); on ``ports``
+    (``grpc_port``, ``http_port``) when given: the receiver again, where the app sends."""
+    command = [python, "-m", "benchmarks.sink"]
+    if ports is not None:
+        command += ["--grpc-port", str(ports["grpc_port"]), "--http-port", str(ports["http_port"])]
     process = subprocess.Popen(
-        [python, "-m", "benchmarks.sink"],
+        command,
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -126,16 +126,9 @@ def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 def _run(python: str, spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    for key in list(env):
-        if key.startswith(("OTEL_", "MLFLOW_TRACKING", "MLFLOW_EXPERIMENT")):
-            env.pop(key)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    from benchmarks.run import app_env
+
+    env = app_env(LITELLM_LOCAL_MODEL_COST_MAP="True")
     done = subprocess.run(
         [python, "-m", "benchmarks.throughput", json.dumps(spec)],
         cwd=REPO,
