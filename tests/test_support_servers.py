@@ -27,8 +27,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind
 
 from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_traces import wait_for_trace
 from tests.support.openai_server import ErrorReply, OpenAIServer, Reply
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.polling import wait_for
 from tests.support.ports import free_port
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -387,12 +389,31 @@ def test_mlflow_server_ingests_otlp_genai_span_as_chat_model(
     service = f"selftest-mlflow-{uuid.uuid4().hex[:8]}"
     _, trace_id = _emit_parent_and_child(exporter, service)
 
-    deadline = time.monotonic() + 30
-    spans_by_name: dict[str, object] = {}
-    while time.monotonic() < deadline and len(spans_by_name) < 2:
-        for trace in mlflow_client.search_traces(locations=["0"]):
-            if trace.info.trace_id == f"tr-{trace_id}":
-                spans_by_name = {span.name: span for span in trace.data.spans}
-        time.sleep(0.5)
+    trace = wait_for_trace(mlflow_client, trace_id, spans=2)
+    spans_by_name = {span.name: span for span in trace.data.spans}
     assert set(spans_by_name) == {"parent", "chat gpt-4o-mini"}, mlflow_server.log_tail()
     assert spans_by_name["chat gpt-4o-mini"].span_type == "CHAT_MODEL"
+
+
+def test_wait_for_returns_once_the_condition_holds() -> None:
+    answers = iter([0, 1, 2, 3])
+    assert wait_for("three", lambda: next(answers), lambda n: n == 3, interval=0) == 3
+    assert next(answers, None) is None  # asked no more than needed
+
+
+def test_wait_for_retries_the_named_errors_and_says_what_it_last_saw() -> None:
+    calls = []
+
+    def probe() -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise KeyError("not yet")
+        return len(calls)
+
+    assert wait_for("no error", probe, retry_on=(KeyError,), interval=0) == 3
+    with pytest.raises(AssertionError, match=r"waiting for a 5; last saw: 4$"):
+        wait_for("a 5", lambda: 4, lambda n: n == 5, timeout=0.05, interval=0.01)
+    with pytest.raises(AssertionError, match=r"last saw: KeyError: 'gone'"):
+        wait_for("a key", lambda: {}["gone"], timeout=0.05, interval=0.01, retry_on=(KeyError,))
+    with pytest.raises(ZeroDivisionError):  # an error not named is the test's failure at once
+        wait_for("a number", lambda: 1 / 0, timeout=5)

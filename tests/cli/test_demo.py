@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from otel_bridge.demo import WEATHER_TOOL, ScriptedModel, choose_model, get_weather
 from otel_bridge.demo.scripted import answer_from_tools, find_city
 from tests.e2e.apps import BIN, base_env
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 from tests.support.openai_payloads import Reply
 
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
@@ -67,8 +68,7 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
 
     # MLflow, read through its own client from the printed store and experiment.
     client = MlflowClient(store)
-    experiment = client.get_experiment_by_name(experiment_name)
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    [trace] = wait_for_traces(client, wait_for_experiment(client, experiment_name), spans=5)
     assert trace.info.trace_id == f"tr-{trace_id}"
     spans = trace.data.spans
     [root] = [s for s in spans if s.parent_id is None]
@@ -137,8 +137,7 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert "experiment 'wx-bot' → Traces" in run.stdout
     assert "Jaeger" not in run.stdout  # no OTLP endpoint set
-    experiment = client.get_experiment_by_name("wx-bot")
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    [trace] = wait_for_traces(client, wait_for_experiment(client, "wx-bot"), spans=5)
     assert trace.info.trace_id == f"tr-{trace_id}"
     assert sorted(s.span_type for s in trace.data.spans) == [
         "AGENT",

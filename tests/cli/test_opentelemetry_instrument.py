@@ -14,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.apps import BIN, TRACED_CALL_APP, AppRun, base_env
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 from tests.support.otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.e2e
@@ -74,9 +75,7 @@ def test_one_trace_in_the_otlp_receiver_and_in_mlflow(dual, otlp_receiver_sessio
 
     # The embedded store in the app's working directory, experiment named after the service.
     client = MlflowClient(f"sqlite:///{dual.cwd / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(dual.service)
-    assert experiment is not None
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    [trace] = wait_for_traces(client, wait_for_experiment(client, dual.service), spans=2)
     assert trace.info.trace_id == f"tr-{dual.trace_id}"
     mlflow_spans = {s.name: s for s in trace.data.spans}
     assert set(mlflow_spans) == {"handle-request", "chat gpt-4o-mini"}
@@ -127,7 +126,6 @@ def test_content_goes_to_both_when_the_switch_says_so(otlp_receiver, openai_serv
     llm = next(s for s in spans if s.name == "chat gpt-4o-mini")
     assert "Hi - i'm openai" in llm.attributes["gen_ai.input.messages"]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(service)
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    [trace] = wait_for_traces(client, wait_for_experiment(client, service), spans=2)
     chat = next(s for s in trace.data.spans if s.name == "chat gpt-4o-mini")
     assert "Hi - i'm openai" in str(chat.inputs)

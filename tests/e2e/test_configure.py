@@ -121,9 +121,10 @@ print(json.dumps({"trace_id": trace_id, "stats": bridge.stats()}))
 
     from mlflow import MlflowClient
 
+    from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
+
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("dead-otlp")
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    [trace] = wait_for_traces(client, wait_for_experiment(client, "dead-otlp"), spans=2)
     assert trace.info.trace_id == f"tr-{run.result['trace_id']}"
 
 

@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.apps import base_env, run_app
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 
 pytestmark = pytest.mark.e2e
 
@@ -90,8 +91,7 @@ def test_content_is_built_by_the_destinations_workers(otlp_receiver, openai_serv
 
     # MLflow got the very same content, built once for both destinations
     client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(service)
-    traces = client.search_traces(locations=[experiment.experiment_id])
+    traces = wait_for_traces(client, wait_for_experiment(client, service), spans=2)
     by_input = {
         json.dumps(s.get_attribute("gen_ai.input.messages")): s
         for t in traces
@@ -111,7 +111,6 @@ def test_destinations_without_content_never_build_it(otlp_receiver, openai_serve
         assert "gen_ai.output.messages" not in span.attributes
         assert "gen_ai.tool.definitions" not in span.attributes
     client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name(service)
-    traces = client.search_traces(locations=[experiment.experiment_id])
+    traces = wait_for_traces(client, wait_for_experiment(client, service), spans=2)
     inputs = [s.get_attribute("gen_ai.input.messages") for t in traces for s in t.data.spans]
     assert len(inputs) == 2 and all(inputs), inputs

@@ -9,17 +9,18 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.apps import TRACED_CALL_APP, base_env, run_app
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_trace
 
 pytestmark = pytest.mark.e2e
 
 
 def mlflow_trace(client: MlflowClient, experiment_name: str, trace_id: str):
-    experiment = client.get_experiment_by_name(experiment_name)
-    assert experiment is not None, f"no experiment {experiment_name!r}"
-    traces = client.search_traces(locations=[experiment.experiment_id])
-    matching = [t for t in traces if t.info.trace_id == f"tr-{trace_id}"]
-    assert matching, f"trace {trace_id} not in MLflow: {[t.info.trace_id for t in traces]}"
-    return matching[0]
+    """The app's trace (its span and the LLM span) in the named experiment, once it landed: a
+    fresh server stores the first LLM span only after it imported LiteLLM to price it."""
+    experiment_id = wait_for_experiment(client, experiment_name)
+    trace = wait_for_trace(client, trace_id, spans=2)
+    assert trace.info.experiment_id == experiment_id
+    return trace
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])

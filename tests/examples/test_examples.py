@@ -11,6 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.apps import BIN, REPO_ROOT, base_env
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 
 pytestmark = pytest.mark.e2e
 
@@ -39,8 +40,8 @@ def run_example(name: str, cwd: Path, answer: str = ANSWER, **env: str) -> tuple
     assert match, done.stdout
     trace_id = match.group(1)
     client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(f"example-{name}")
-    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    experiment_id = wait_for_experiment(client, f"example-{name}")
+    [trace] = wait_for_traces(client, experiment_id, trace_ids=[trace_id])
     assert trace.info.trace_id == f"tr-{trace_id}"
     return trace_id, sorted(trace.data.spans, key=lambda s: s.start_time_ns)
 

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_bridge.config import MlflowSettings
 from otel_bridge.exporters.mlflow.transports import RejectedError, ServerTransport
 from otel_bridge.exporters.retry import RetryableError, RetryPolicy
+from tests.support.polling import wait_for
 
 FAST = RetryPolicy(initial_backoff=0.05, max_backoff=0.2, jitter=0.0)
 
@@ -105,9 +106,7 @@ def test_close_stops_a_retry_loop_at_once(otlp_receiver, request_of_two_spans):
 
     worker = threading.Thread(target=send)
     worker.start()
-    otlp_receiver_wait = time.monotonic() + 5
-    while otlp_receiver.rejected_requests == 0 and time.monotonic() < otlp_receiver_wait:
-        time.sleep(0.01)
+    wait_for("the first attempt refused", lambda: otlp_receiver.rejected_requests, interval=0.01)
     started = time.monotonic()
     slow.close()
     worker.join(5)

@@ -18,6 +18,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tests.e2e.apps import BIN, AppRun
+from tests.support.mlflow_traces import wait_for_trace
 
 QUESTION = "What's the weather like in Paris today?"
 FOLLOW_UP = "And tomorrow?"
@@ -92,6 +93,12 @@ class Bridged:
 
     def client(self) -> MlflowClient:
         return MlflowClient(self.tracking_uri)
+
+    def wait_until_stored(self) -> None:
+        """Every trace of the app whole in MLflow (its root and both LLM spans): a server may
+        store them after the app's exit."""
+        for trace_id in self.trace_ids:
+            wait_for_trace(self.client(), trace_id, spans=3)
 
     def search(self, filter_string: str | None = None, **kwargs) -> set[str]:
         traces = self.client().search_traces(

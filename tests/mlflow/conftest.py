@@ -60,6 +60,5 @@ def bridged(
             user=env["TEST_USER"],
             result=run.result,
         )
-        stored = landed[name].search()
-        assert landed[name].trace_ids <= stored, f"{name}: traces missing\n{run.stderr}"
+        landed[name].wait_until_stored()
     yield landed

@@ -30,6 +30,7 @@ from tests.mlflow.bridged import (
     start_bridged_app,
 )
 from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_traces import wait_for_traces
 from tests.support.token_proxy import TokenProxy
 
 pytestmark = pytest.mark.e2e
@@ -136,6 +137,7 @@ def test_a_basic_auth_server_gets_the_traces_searchable_with_previews(alice_app,
     clean_env.setenv("MLFLOW_TRACKING_USERNAME", ALICE[0])  # MLflow's own client reads them
     clean_env.setenv("MLFLOW_TRACKING_PASSWORD", ALICE[1])
     app = alice_app
+    app.wait_until_stored()
     for filter_string in (
         f"tag.`service.name` = '{app.service}'",
         f"tag.jobID = '{TAGS['jobID']}'",
@@ -300,8 +302,11 @@ def test_a_token_protected_server_gets_the_traces(token_proxy, clean_env):
     exporter.shutdown()
     clean_env.setenv("MLFLOW_TRACKING_TOKEN", TOKEN)  # MLflow's client, through the gateway
     client = MlflowClient(token_proxy.uri)
-    [trace] = client.search_traces(
-        locations=[exporter.experiment_id], filter_string=f"tag.`service.name` = 'svc-{name}'"
+    [trace] = wait_for_traces(
+        client,
+        exporter.experiment_id,
+        spans=len(spans),
+        filter_string=f"tag.`service.name` = 'svc-{name}'",
     )
     assert trace.info.trace_id == f"tr-{spans[0].context.trace_id:032x}"
     assert QUESTION in trace.info.request_preview

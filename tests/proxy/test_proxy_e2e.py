@@ -19,6 +19,7 @@ from mlflow.entities import TraceState
 
 from otel_bridge.proxy.callback import TRACER_NAME
 from tests.e2e.apps import REPO_ROOT
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_trace
 from tests.support.openai_server import ErrorReply, Reply
 from tests.support.otlp_receiver import ReceivedSpan
 from tests.support.ports import free_port
@@ -148,17 +149,12 @@ def _span_of_call(receiver, response: requests.Response) -> ReceivedSpan:
     return span
 
 
-def _mlflow_trace(setup: Setup, trace_id: str, timeout: float = 30.0):
-    experiment = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        experiment = experiment or setup.mlflow.get_experiment_by_name(setup.service)
-        if experiment is not None:
-            for trace in setup.mlflow.search_traces(locations=[experiment.experiment_id]):
-                if trace.info.trace_id == f"tr-{trace_id}" and trace.data.spans:
-                    return trace
-        time.sleep(0.5)
-    raise AssertionError(f"trace {trace_id} not in MLflow experiment {setup.service!r}")
+def _mlflow_trace(setup: Setup, trace_id: str):
+    """The proxy's one-span trace in the experiment named after the service."""
+    experiment_id = wait_for_experiment(setup.mlflow, setup.service)
+    trace = wait_for_trace(setup.mlflow, trace_id, spans=1)
+    assert trace.info.experiment_id == experiment_id
+    return trace
 
 
 def _assert_no_other_span(receiver, trace_id: str) -> None:
@@ -460,7 +456,7 @@ def test_example_config_and_sigterm_flush(tmp_path, otlp_receiver, mlflow_server
     assert {s.attributes["litellm.router.model_group"] for s in spans} == {"demo"}
     assert {s.attributes.get("gen_ai.request.stream", False) for s in spans} == {True, False}
     for trace_id in traced:
-        trace = _mlflow_trace(setup, trace_id, timeout=15)
+        trace = _mlflow_trace(setup, trace_id)
         [root] = trace.data.spans
         assert root.parent_id is None
         assert trace.info.tags["jobID"] == "214590dsff09fds"

@@ -4,8 +4,6 @@ loopback receiver, with short delays so faults and recoveries play out in a seco
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -92,14 +90,6 @@ def make_spans(provider: TracerProvider, count: int, prefix: str = "span") -> li
         with tracer.start_as_current_span(name):
             pass
     return names
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 def accounted(stats: DestinationStats) -> int:

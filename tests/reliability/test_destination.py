@@ -10,9 +10,10 @@ import grpc
 import pytest
 
 from otel_bridge.exporters.stats import DestinationStats
+from tests.support.polling import wait_for
 from tests.support.ports import free_port
 
-from .helpers import accounted, make_spans, otlp_destination, wait_until
+from .helpers import accounted, make_spans, otlp_destination
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
@@ -23,12 +24,12 @@ def test_transient_failures_are_spooled_then_replayed_on_recovery(
     provider, processor, stats, _ = otlp_destination(endpoint, tmp_path, protocol=protocol)
     otlp_receiver.fail_with(http_status=503)
     make_spans(provider, 30)
-    wait_until(lambda: stats.snapshot()["spooled"] == 30, what="30 spooled")
+    wait_for("30 spooled", lambda: stats.snapshot()["spooled"], lambda n: n == 30)
     assert otlp_receiver.spans() == []
 
     otlp_receiver.reset_faults()  # the backend is back: the next probe replays the spool
     otlp_receiver.wait_for_spans(30, timeout=10)
-    wait_until(lambda: stats.snapshot()["spool"]["files"] == 0, what="spool emptied")
+    wait_for("spool emptied", lambda: stats.snapshot()["spool"]["files"], lambda n: n == 0)
     processor.shutdown(2000)
     snap = stats.snapshot()
     assert snap["exported"] == snap["replayed"] == 30
@@ -80,7 +81,7 @@ def test_an_unreachable_destination_spools_at_once_and_the_next_process_replays(
     provider, processor, stats, _ = otlp_destination(otlp_receiver.http_endpoint, tmp_path)
     spans = otlp_receiver.wait_for_spans(10, timeout=10)
     assert {s.name for s in spans} == {f"first-process-{i}" for i in range(10)}
-    wait_until(lambda: stats.snapshot()["replayed"] == 10)
+    wait_for("10 replayed", lambda: stats.snapshot()["replayed"], lambda n: n == 10)
     processor.shutdown(1000)
 
 
@@ -104,7 +105,7 @@ def test_a_refusing_destination_keeps_the_spans(otlp_receiver, tmp_path):
     provider, processor, stats, _ = otlp_destination(otlp_receiver.http_endpoint, tmp_path)
     make_spans(provider, 5)
     otlp_receiver.wait_for_spans(5, timeout=10)
-    wait_until(lambda: stats.snapshot()["replayed"] == 5)
+    wait_for("5 replayed", lambda: stats.snapshot()["replayed"], lambda n: n == 5)
     assert otlp_receiver.rejected_requests == 1
     processor.shutdown(1000)
 
@@ -145,7 +146,7 @@ def test_grpc_resource_exhausted_is_retried_only_with_retry_info(otlp_receiver, 
     otlp_receiver.clear()
     otlp_receiver.fail_with(grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, times=1)
     make_spans(provider, 2, "without")
-    wait_until(lambda: stats.snapshot()["spooled"] == 2, what="kept, not retried")
+    wait_for("2 kept, not retried", lambda: stats.snapshot()["spooled"], lambda n: n == 2)
     assert otlp_receiver.rejected_requests == 1
     otlp_receiver.wait_for_spans(2, timeout=5)  # replayed once the destination takes data
     processor.shutdown(1000)

@@ -9,16 +9,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.apps import base_env, run_app
+from tests.e2e.apps import REPO_ROOT, base_env, run_app
+from tests.support.mlflow_traces import wait_for_experiment
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
+# It shows its MLflow destination's stats in stats.json as it goes (replaced whole each time).
 LONG_RUNNING = """
 import json, os, sys, time
 import otel_bridge
@@ -32,13 +34,16 @@ while not os.path.exists("stop"):
         with tracer.start_as_current_span("step"):
             pass
     made += 1
+    with open("stats.tmp", "w") as shown:
+        json.dump(bridge.stats()["mlflow"], shown)
+    os.replace("stats.tmp", "stats.json")
     time.sleep(0.2)
 bridge.shutdown(10)
 print(json.dumps({"traces": made, "stats": bridge.stats()}), flush=True)
 """
 
 SHORT = """
-import json, time
+import json, sys, time
 import otel_bridge
 from opentelemetry import trace
 bridge = otel_bridge.configure()
@@ -48,9 +53,18 @@ for i in range({count}):
         with tracer.start_as_current_span("offline-step"):
             pass
 time.sleep({linger})
+sys.path.insert(0, {repo_root!r})
+from tests.support.polling import wait_for
+wait_for("{replayed} spans replayed", lambda: bridge.stats()["mlflow"]["replayed"],
+         lambda n: n >= {replayed}, timeout=90)  # within run_app's 120 s
 bridge.shutdown(5)
 print(json.dumps(bridge.stats()))
 """
+
+
+def short(count: int, linger: float = 0.0, replayed: int = 0) -> str:
+    """The short app: ``count`` traces, a pause, then waits until it replayed ``replayed`` spans."""
+    return SHORT.format(count=count, linger=linger, replayed=replayed, repo_root=str(REPO_ROOT))
 
 
 def env_for(mlflow_server, experiment: str, spool_dir) -> dict[str, str]:
@@ -97,7 +111,17 @@ def test_mlflow_killed_and_restarted_mid_run(mlflow_server, tmp_path):
     try:
         assert process.stdout is not None
         assert "ready" in process.stdout.readline()
-        time.sleep(1.5)  # some traces go through live
+        app_stats = tmp_path / "a" / "stats.json"
+
+        def shown_stats() -> dict:
+            return json.loads(app_stats.read_text())
+
+        wait_for(
+            "traces going through live",
+            shown_stats,
+            lambda s: s["exported"] >= 6,
+            retry_on=(OSError, ValueError),
+        )
 
         assert mlflow_server.pid is not None
         os.killpg(mlflow_server.pid, signal.SIGKILL)  # killed, not stopped
@@ -107,7 +131,7 @@ def test_mlflow_killed_and_restarted_mid_run(mlflow_server, tmp_path):
         offline_env = env_for(mlflow_server, experiment, tmp_path / "spool-b")
         (tmp_path / "b").mkdir()
         offline = run_app(
-            SHORT.format(count=10, linger=0.3), tmp_path / "b", offline_env, under_bridge=False
+            short(count=10, linger=0.3), tmp_path / "b", offline_env, under_bridge=False
         )
         assert offline.returncode == 0, offline.stderr
         assert "cannot be reached now" in offline.stderr
@@ -115,7 +139,13 @@ def test_mlflow_killed_and_restarted_mid_run(mlflow_server, tmp_path):
         assert offline_stats["spooled"] == 20 and offline_stats["dropped"] == 0
 
         mlflow_server.start(timeout=180)
-        time.sleep(12)  # the running app's next probe finds the server (backoff <= 10 s)
+        # the running app's next probe finds the server (backoff <= 10 s) and replays its spool
+        wait_for(
+            "the running app to replay what it spooled",
+            shown_stats,
+            lambda s: s["spooled"] > 0 and s["replayed"] == s["spooled"],
+            retry_on=(OSError, ValueError),
+        )
     finally:
         (tmp_path / "a" / "stop").write_text("")
         out, err = process.communicate(timeout=60)
@@ -130,13 +160,15 @@ def test_mlflow_killed_and_restarted_mid_run(mlflow_server, tmp_path):
     assert stats["exported"] - stats["replayed"] + stats["spooled"] == stats["received"]
 
     # The next process (same spool directory as the offline app) delivers the offline spans.
-    nxt = run_app(
-        SHORT.format(count=0, linger=2.0), tmp_path / "b", offline_env, under_bridge=False
-    )
+    nxt = run_app(short(count=0, replayed=20), tmp_path / "b", offline_env, under_bridge=False)
     assert nxt.returncode == 0, nxt.stderr
     assert json.loads(nxt.stdout.strip().splitlines()[-1])["mlflow"]["replayed"] == 20
 
     client = MlflowClient(mlflow_server.uri)
-    experiment_id = client.get_experiment_by_name(experiment).experiment_id
-    found = count_traces(client, experiment_id)
-    assert found == {"request": result["traces"], "offline-request": 10}
+    experiment_id = wait_for_experiment(client, experiment)
+    expected = {"request": result["traces"], "offline-request": 10}
+    wait_for(
+        f"whole traces {expected}",
+        lambda: count_traces(client, experiment_id),
+        lambda found: found == expected,
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apps import base_env, run_app
+from tests.e2e.apps import REPO_ROOT, base_env, run_app
 from tests.support.ports import free_port
 
 from .fault_proxy import FaultProxy
@@ -30,6 +30,15 @@ def spans(count, prefix):
     for i in range(count):
         with tracer.start_as_current_span(f"{prefix}-{i}"):
             pass
+"""
+
+# The app waits (with the tests' own polling) until its worker replayed what the spool held.
+WAIT_REPLAYED = f"""
+sys.path.insert(0, {str(REPO_ROOT)!r})
+from tests.support.polling import wait_for
+def wait_replayed(count, destination="otlp"):
+    replayed = lambda: bridge.stats()[destination]["replayed"]
+    wait_for(f"{{count}} spans replayed", replayed, lambda n: n >= count, timeout=90)
 """
 
 
@@ -200,9 +209,10 @@ def test_kill_9_during_a_spool_write_loses_only_that_batch(otlp_receiver, tmp_pa
 
     replay = (
         SPANS
+        + WAIT_REPLAYED
         + """
 bridge.force_flush(5)
-time.sleep(1.0)
+wait_replayed(30)
 bridge.shutdown(3)
 print(json.dumps(bridge.stats()))
 """
@@ -243,8 +253,9 @@ print(json.dumps(bridge.stats()))
     otlp_receiver.reset_faults()
     second = (
         SPANS
+        + WAIT_REPLAYED
         + """
-time.sleep(1.0)
+wait_replayed(25)
 bridge.shutdown(3)
 print(json.dumps(bridge.stats()))
 """

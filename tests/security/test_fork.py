@@ -17,6 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.apps import base_env, run_app
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 from tests.support.otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.e2e
@@ -109,9 +110,7 @@ def test_multiprocessing_workers_export_their_own_spans(
     by_name = _check_traces(spans, steps)
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(service)
-    assert experiment is not None
-    traces = client.search_traces(locations=[experiment.experiment_id])
+    traces = wait_for_traces(client, wait_for_experiment(client, service), spans=2 * len(steps))
     names = sorted(s.name for t in traces for s in t.data.spans if s.name in steps)
     assert names == sorted(steps)
     assert {t.info.trace_id for t in traces} == {f"tr-{s.trace_id}" for s in by_name.values()}

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from tests.e2e.apps import base_env, run_app
 from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.tls import TlsFiles, TlsReverseProxy, make_tls_files
 
@@ -172,9 +173,7 @@ def test_mlflow_server_over_https_with_a_custom_ca(
     assert run.returncode == 0, run.stderr
     assert run.result["stats"]["mlflow"]["exported"] == 1, run.stderr
     client = MlflowClient(mlflow_server.uri)
-    experiment = client.get_experiment_by_name(service)
-    assert experiment is not None
-    traces = client.search_traces(locations=[experiment.experiment_id])
+    traces = wait_for_traces(client, wait_for_experiment(client, service), spans=1)
     assert [t.info.trace_id for t in traces] == [f"tr-{run.result['trace_id']}"]
 
 

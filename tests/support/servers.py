@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, TypeVar
 
+from .polling import wait_for
 from .ports import LOOPBACK, free_port
 
 _HttpT = TypeVar("_HttpT", bound="ThreadedHttpServer")
@@ -92,17 +92,18 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self._process.poll()
-            if code is not None:
-                self.stop()
-                raise RuntimeError(f"{self.name} exited with {code}:\n{self.log_tail()}")
-            if self.is_healthy():
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"{self.name} not healthy after {timeout}s:\n{self.log_tail()}")
+        process = self._process
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {process.returncode}")
+            return self.is_healthy()
+
+        try:
+            wait_for(f"{self.name} to answer", healthy, timeout=timeout, interval=0.5)
+        except (AssertionError, RuntimeError) as error:
+            self.stop()
+            raise RuntimeError(f"{error}:\n{self.log_tail()}") from None
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the process group (unless ``grace`` is 0), SIGKILL it after ``grace`` seconds,
