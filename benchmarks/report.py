@@ -508,6 +508,12 @@ def render(results: dict[str, Any]) -> str:
         from benchmarks import throughput
 
         lines += throughput.render(results["throughput"])
+    if results.get("startup"):
+        from benchmarks import startup
+
+        lines += startup.render(results["startup"])
+    elif not smoke:
+        lines += ["## Start-up", "", "Not measured in this run: `--add startup` adds it.", ""]
     if results.get("memory"):
         from benchmarks import memory
 

@@ -64,6 +64,7 @@ class Profile:
     instruction_calls: dict[str, int]
     jobs: int = 1
     throughput_seconds: float = 10.0
+    startup_runs: int = 5
     smoke: bool = False
 
 
@@ -90,6 +91,7 @@ SMOKE = Profile(
     instruction_calls={"plain": 2, "stream_short": 1, "stream_long": 1},
     jobs=2,
     throughput_seconds=1.0,
+    startup_runs=1,
     smoke=True,
 )
 
@@ -342,10 +344,14 @@ def main(argv: list[str] | None = None) -> int:
         "--throughput-seconds", type=float, help="window per offered rate (default 10, smoke 1)"
     )
     parser.add_argument("--memory", action="store_true", help="the 2-minute outage RSS run")
+    parser.add_argument("--no-startup", action="store_true", help="leave out start-up")
+    parser.add_argument(
+        "--startup-runs", type=int, help="runs per start-up measurement (default 5, smoke 1)"
+    )
     parser.add_argument(
         "--add",
-        help="comma list of parts (rounds, memory, chunks, throughput) to run and add to the "
-        "results.json already in --out, RESULTS.md re-rendered",
+        help="comma list of parts (rounds, memory, chunks, throughput, startup) to run and add "
+        "to the results.json already in --out, RESULTS.md re-rendered",
     )
     parser.add_argument(
         "--out", type=Path, help="where RESULTS.md and results.json go (default: benchmarks/)"
@@ -357,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         profile.rounds = args.rounds
     if args.throughput_seconds:
         profile.throughput_seconds = args.throughput_seconds
+    if args.startup_runs:
+        profile.startup_runs = args.startup_runs
     if args.setup_peers:
         _log("setting up benchmarks/.venv-peers")
         ensure_peers_venv()
@@ -416,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                 postgres=not (args.smoke or args.no_postgres),
                 log=_log,
             )
+        if not args.no_startup:
+            results["startup"] = run_startup(workdir, profile)
         if args.memory:
             from benchmarks import memory
 
@@ -440,6 +450,20 @@ def run_chunks(python: str) -> dict[str, Any]:
     if done.returncode != 0 or not lines:
         return {"error": done.stderr[-2000:]}
     return json.loads(lines[-1])
+
+
+def run_startup(workdir: Path, profile: Profile) -> dict[str, Any]:
+    """Start-up (benchmarks/startup.py) with this venv's python and `otel-bridge`: what a user
+    runs, whatever python the peers' modes use."""
+    from benchmarks import startup
+
+    return startup.run(
+        sys.executable,
+        workdir,
+        runs=profile.startup_runs,
+        live_server=not profile.smoke,
+        log=_log,
+    )
 
 
 def _add_parts(
@@ -477,8 +501,11 @@ def _add_parts(
                     postgres=postgres and not profile.smoke,
                     log=_log,
                 )
+        elif part == "startup":
+            with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
+                results["startup"] = run_startup(Path(tmp), profile)
         else:
-            raise SystemExit(f"unknown part {part!r}: rounds, memory, chunks, throughput")
+            raise SystemExit(f"unknown part {part!r}: rounds, memory, chunks, throughput, startup")
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out_dir / "RESULTS.md").write_text(report.render(results))
     _log(f"added {', '.join(parts)} to {out_dir / 'RESULTS.md'}")

@@ -14,30 +14,39 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.startup import BARE, CONFIGURE, RUN
+
 REPO = Path(__file__).resolve().parents[2]
 NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline")
+# the start-up part runs every destination's programs once; today's embedded store costs ~10 s a
+# process, ~40 s on a loaded machine
+SMOKE_TIMEOUT = 420
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     out = tmp_path_factory.mktemp("bench-smoke")
+    harness("--smoke", "--out", str(out))
+    results = json.loads((out / "results.json").read_text())
+    return results, (out / "RESULTS.md").read_text(), out
+
+
+def harness(*args: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLFLOW_T"))}
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", *args],
         cwd=REPO,
         env={**env, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=SMOKE_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads((out / "results.json").read_text())
-    return results, (out / "RESULTS.md").read_text()
 
 
-@pytest.mark.timeout(180)
-def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, str]) -> None:
-    results, _ = smoke
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, str, Path]) -> None:
+    results, _, _ = smoke
     [round_] = results["rounds"]
     ran = sorted((run["mode"], run["content"]) for run in round_)
     assert ran == sorted(
@@ -60,9 +69,9 @@ def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, 
         assert stats["exported"] == stats["received"] > 0
 
 
-@pytest.mark.timeout(180)
-def test_the_table_has_the_expected_rows(smoke: tuple[dict, str]) -> None:
-    _, text = smoke
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_the_table_has_the_expected_rows(smoke: tuple[dict, str, Path]) -> None:
+    _, text, _ = smoke
     assert text.startswith("# Benchmark results (SMOKE RUN")
     assert "AMD" in text or "cores" in text  # the machine's description
     off = text.split("### Content capture off", 1)[1].split("###", 1)[0]
@@ -86,9 +95,9 @@ def test_the_table_has_the_expected_rows(smoke: tuple[dict, str]) -> None:
     assert "over all content-on calls | yes |" in row, row
 
 
-@pytest.mark.timeout(180)
-def test_the_per_chunk_cost_was_measured_in_isolation(smoke: tuple[dict, str]) -> None:
-    results, text = smoke
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_the_per_chunk_cost_was_measured_in_isolation(smoke: tuple[dict, str, Path]) -> None:
+    results, text, _ = smoke
     chunks = results["chunks"]
     assert chunks["chunks"] > 100
     for key in ("content_off", "content_on"):
@@ -96,9 +105,9 @@ def test_the_per_chunk_cost_was_measured_in_isolation(smoke: tuple[dict, str]) -
     assert "## Per stream chunk, isolated" in text
 
 
-@pytest.mark.timeout(180)
-def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str]) -> None:
-    results, text = smoke
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str, Path]) -> None:
+    results, text, _ = smoke
     [otlp] = results["throughput"]["runs"]
     [level] = otlp["levels"]
     assert level["made"] > 0 and level["exported"] > 0
@@ -106,3 +115,44 @@ def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str]) -> None:
     exported_first_time = level["exported"] - level["replayed"]
     assert level["made"] == exported_first_time + level["dropped"] + level["spooled"]
     assert "| OTLP gRPC → loopback receiver | max" in text
+
+
+START_UP_CONFIGURATIONS = ("embedded", "unreachable", "otlp", "both")  # no live server in smoke
+
+
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_start_up_was_measured_per_destination(smoke: tuple[dict, str, Path]) -> None:
+    results, text, _ = smoke
+    startup = results["startup"]
+    rows = {(row["config"], row["program"]): row for row in startup["rows"]}
+    expected = [("none", BARE)] + [
+        (c, p) for c in START_UP_CONFIGURATIONS for p in (RUN, CONFIGURE)
+    ]
+    assert sorted(rows) == sorted(expected)
+    for key, row in rows.items():
+        [sample] = row["samples"]  # N=1 in a smoke run
+        assert sample["exit"] == 0, (key, sample.get("stderr"))
+        assert sample["wall_s"] > 0 and sample["cpu_s"] > 0 and sample["rss_mib"] > 5, key
+        if key[1] == CONFIGURE:
+            assert sample["wall_s"] > sample["configure_s"] > 0, key  # timed inside the child
+    assert "server" in startup["skipped"]
+    section = text.split("## Start-up", 1)[1].split("\n## ", 1)[0]
+    assert "| no bridge | `python -c pass` |" in section
+    for label in ("MLflow embedded store (the default)", "OTLP only (gRPC, live receiver)"):
+        assert f"| {label}: configure() returns within 0.3 s |" in section
+
+
+@pytest.mark.timeout(SMOKE_TIMEOUT + 10)
+def test_add_startup_measures_it_again_into_the_results(smoke: tuple[dict, str, Path]) -> None:
+    _, _, out = smoke
+    results = json.loads((out / "results.json").read_text())
+    del results["startup"]
+    (out / "results.json").write_text(json.dumps(results))
+    harness("--smoke", "--add", "startup", "--out", str(out))
+    again = json.loads((out / "results.json").read_text())
+    assert len(again["startup"]["rows"]) == 1 + 2 * len(START_UP_CONFIGURATIONS)
+    assert again["added"][-1].startswith("startup at ")
+    text = (out / "RESULTS.md").read_text()
+    assert (
+        "## Start-up" in text and "parts run again later and merged (`--add`): startup at" in text
+    )
