@@ -461,7 +461,7 @@ def run_startup(workdir: Path, profile: Profile) -> dict[str, Any]:
         sys.executable,
         workdir,
         runs=profile.startup_runs,
-        live_server=not profile.smoke,
+        smoke=profile.smoke,
         log=_log,
     )
 

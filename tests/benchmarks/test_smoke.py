@@ -18,9 +18,9 @@ from benchmarks.startup import BARE, CONFIGURE, RUN
 
 REPO = Path(__file__).resolve().parents[2]
 NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline")
-# the start-up part runs every destination's programs once; today's embedded store costs ~10 s a
-# process, ~40 s on a loaded machine
-SMOKE_TIMEOUT = 420
+# ~2 min on a quiet machine; on one loaded by other test runs (load 9 on 2 cores) the timed round
+# alone took 3 min and the start-up part's embedded-store processes ~40 s each
+SMOKE_TIMEOUT = 600
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_otlp_throughput_reached_the_receiver(smoke: tuple[dict, str, Path]) -> 
     assert "| OTLP gRPC → loopback receiver | max" in text
 
 
-START_UP_CONFIGURATIONS = ("embedded", "unreachable", "otlp", "both")  # no live server in smoke
+START_UP_CONFIGURATIONS = ("embedded", "unreachable", "otlp")  # smoke: no live server, no "both"
 
 
 @pytest.mark.timeout(SMOKE_TIMEOUT + 10)
@@ -135,7 +135,7 @@ def test_start_up_was_measured_per_destination(smoke: tuple[dict, str, Path]) ->
         assert sample["wall_s"] > 0 and sample["cpu_s"] > 0 and sample["rss_mib"] > 5, key
         if key[1] == CONFIGURE:
             assert sample["wall_s"] > sample["configure_s"] > 0, key  # timed inside the child
-    assert "server" in startup["skipped"]
+    assert set(startup["skipped"]) == {"server", "both"}
     section = text.split("## Start-up", 1)[1].split("\n## ", 1)[0]
     assert "| no bridge | `python -c pass` |" in section
     for label in ("MLflow embedded store (the default)", "OTLP only (gRPC, live receiver)"):
