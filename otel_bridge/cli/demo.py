@@ -8,18 +8,33 @@ the environment names other destinations.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from otel_bridge.cli.doctor import quiet_loggers, store_path
-from otel_bridge.config import ConfigError, MlflowSettings, Settings, load_settings
+from otel_bridge.config import ConfigError, MlflowSettings, OtlpSettings, Settings, load_settings
 from otel_bridge.redaction import mask_url
 
 DEMO_SERVICE_NAME = "otel-bridge-demo"
 DEFAULT_QUESTION = "What's the weather like in Paris today?"
 JAEGER_UI = "http://localhost:16686"
+# OTLP endpoints that feed the Jaeger UI above: docker-compose.yml's Collector (published on
+# localhost, `otel-collector` inside the compose network) or a Jaeger all-in-one's own ports.
+JAEGER_LIKE_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "jaeger", "otel-collector"})
+OTLP_PORTS = frozenset({4317, 4318})
+MLFLOW_UI_PORT = 5000
+# `mlflow ui` for the embedded store, quiet and offline: job execution off (it starts worker
+# processes and imports LiteLLM, which fetches a price map from the internet); the allowed hosts
+# named (else a security-middleware notice); Starlette's deprecation of the WSGI bridge MLflow
+# imports silenced (MLflow's matter, printed at every start).
+MLFLOW_UI_ENV = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "PYTHONWARNINGS": "ignore:starlette.middleware.wsgi",
+}
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG_ERROR = 0, 1, 2
 
 
@@ -128,20 +143,36 @@ def view_instructions(settings: Settings, trace_id: str) -> list[str]:
     if settings.mlflow is not None:
         lines += _mlflow_lines(settings.mlflow, trace_id)
     if settings.otlp is not None:
-        lines.append(f"  Jaeger: {JAEGER_UI}/trace/{trace_id}")
+        lines.append(_otlp_line(settings.otlp, trace_id))
     return lines
+
+
+def _otlp_line(otlp: OtlpSettings, trace_id: str) -> str:
+    endpoint = urlsplit(otlp.endpoint)
+    if endpoint.hostname in JAEGER_LIKE_HOSTS and endpoint.port in OTLP_PORTS:
+        return f"  Jaeger: {JAEGER_UI}/trace/{trace_id}"
+    return f"  OTLP: sent to {mask_url(otlp.endpoint)}; look up trace {trace_id} in its UI"
 
 
 def _mlflow_lines(mlflow: MlflowSettings, trace_id: str) -> list[str]:
     then = f"{_experiment(mlflow)} → Traces → tr-{trace_id}"
     if not mlflow.embedded:
         return [f"  MLflow: open {mask_url(mlflow.tracking_uri)} → {then}"]
-    path = store_path(mlflow.tracking_uri)
-    uri = f"sqlite:///{path}" if path else mask_url(mlflow.tracking_uri)
     return [
-        f"  MLflow: {_mlflow_executable()} ui --backend-store-uri {uri}",
-        f"          then open http://127.0.0.1:5000 → {then}",
+        f"  MLflow: {mlflow_ui_command(mlflow.tracking_uri)}",
+        f"          then open http://127.0.0.1:{MLFLOW_UI_PORT} → {then}",
     ]
+
+
+def mlflow_ui_command(tracking_uri: str) -> str:
+    """The shell command that serves the embedded store's UI on 127.0.0.1, offline."""
+    path = store_path(tracking_uri)
+    uri = f"sqlite:///{path}" if path else mask_url(tracking_uri)
+    hosts = f"localhost:{MLFLOW_UI_PORT},127.0.0.1:{MLFLOW_UI_PORT}"
+    env = [f"{name}={value}" for name, value in MLFLOW_UI_ENV.items()]
+    ui = ["ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(MLFLOW_UI_PORT)]
+    ui += ["--workers", "1", "--allowed-hosts", hosts]
+    return shlex.join([*env, _mlflow_executable(), *ui])
 
 
 def _mlflow_executable() -> str:

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import subprocess
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from otel_bridge.cli.demo import view_instructions
+from otel_bridge.config import load_settings
 from otel_bridge.demo import WEATHER_TOOL, ScriptedModel, choose_model, get_weather
 from otel_bridge.demo.scripted import answer_from_tools, find_city
-from tests.e2e.apps import BIN, base_env
+from tests.e2e.apps import BIN, REPO_ROOT, base_env
 from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
 from tests.support.openai_payloads import Reply
+from tests.support.servers import ServerProcess
 
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
 
@@ -32,7 +39,8 @@ class DemoRun:
 
 
 def run_demo(cwd: Path, *args: str, **env: str) -> DemoRun:
-    environment = base_env()
+    # this tree's otel_bridge, whichever tree the environment's editable install points at
+    environment = base_env(PYTHONPATH=str(REPO_ROOT))
     for key in PROVIDER_KEYS:  # offline (the scripted model) unless the test sets a key
         environment.pop(key, None)
     environment.update(env)
@@ -55,12 +63,17 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stderr == ""
     trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
-    store = run.line(r"^  MLflow: \S*mlflow ui --backend-store-uri (sqlite:///\S+)$").group(1)
+    store = run.line(r"^  MLflow: .*\bmlflow ui --backend-store-uri (sqlite:///\S+) ").group(1)
     assert store == f"sqlite:///{tmp_path / 'mlflow.db'}"
     experiment_name = run.line(r"then open http://127.0.0.1:5000 → experiment '([^']+)'").group(1)
     assert experiment_name == "otel-bridge-demo"  # OTEL_SERVICE_NAME is unset
     assert f"→ Traces → tr-{trace_id}" in run.stdout
-    assert f"  Jaeger: http://localhost:16686/trace/{trace_id}" in run.stdout
+    # the receiver is no Jaeger: the trace id and where it went, no Jaeger link
+    run.line(
+        rf"^  OTLP: sent to {re.escape(otlp_receiver.http_endpoint)}; "
+        rf"look up trace {trace_id} in its UI$"
+    )
+    assert "Jaeger" not in run.stdout
     run.line(r"^\[2/4\] the model asked for get_weather\(\{\"location\": \"Paris\"\}\) -> rainy$")
     answer = "It's rainy in Paris today, so take an umbrella."
     run.line(rf"^{re.escape(answer)}$")  # streamed
@@ -91,7 +104,7 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
     assert "get_weather" in str(first_chat.outputs)  # the tool call the model asked for
     assert first_chat.get_attribute("gen_ai.tool.definitions")  # the tools offered
 
-    # The same trace in the OTLP receiver (the Jaeger line's trace id).
+    # The same trace in the OTLP receiver (the OTLP line's trace id).
     received = otlp_receiver.wait_for_spans(5, lambda s: s.trace_id == trace_id)
     assert {s.resource["service.name"] for s in received} == {"otel-bridge-demo"}
 
@@ -136,7 +149,7 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
     trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert "experiment 'wx-bot' → Traces" in run.stdout
-    assert "Jaeger" not in run.stdout  # no OTLP endpoint set
+    assert "Jaeger" not in run.stdout and "OTLP:" not in run.stdout  # no OTLP endpoint set
     [trace] = wait_for_traces(client, wait_for_experiment(client, "wx-bot"), spans=5)
     assert trace.info.trace_id == f"tr-{trace_id}"
     assert sorted(s.span_type for s in trace.data.spans) == [
@@ -146,6 +159,134 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
         "EMBEDDING",
         "TOOL",
     ]
+
+
+class MlflowUi(ServerProcess):
+    """The `mlflow ui` command a demo printed, run as written (on a free port, not 5000)."""
+
+    name = "mlflow ui"
+
+    def __init__(self, workdir: Path, printed: str, env: dict[str, str]) -> None:
+        super().__init__(workdir, "mlflow-ui.log")
+        words = shlex.split(printed.replace("5000", str(self.port)))
+        assignments = [w for w in words if re.fullmatch(r"[A-Z_]+=.*", w)]
+        self.argv = words[len(assignments) :]
+        self.env = {**env, **dict(a.split("=", 1) for a in assignments)}
+
+    def start(self) -> MlflowUi:
+        self._spawn(self.argv, self.env, timeout=180)
+        return self
+
+    def is_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+@pytest.mark.e2e
+def test_the_printed_mlflow_ui_command_serves_the_store_offline_and_quietly(tmp_path):
+    run = run_demo(tmp_path, OTEL_SERVICE_NAME="ui-check")
+    assert run.returncode == 0, run.stdout + run.stderr
+    printed = run.line(r"^  MLflow: (.*\bmlflow ui .*)$").group(1)
+    assert " mlflow ui " in printed  # this environment's `mlflow` is first on the demo's PATH
+
+    # offline: no proxy, and an HTTPS_PROXY that goes nowhere would show any attempt to go out
+    env = {k: v for k, v in base_env().items() if "proxy" not in k.lower()}
+    env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
+    ui = MlflowUi(tmp_path / "ui", printed, env).start()
+    try:
+        query = urllib.parse.urlencode({"experiment_name": "ui-check"})
+        url = f"http://127.0.0.1:{ui.port}/api/2.0/mlflow/experiments/get-by-name?{query}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert json.load(response)["experiment"]["name"] == "ui-check"  # the demo's store
+    finally:
+        ui.stop()
+    quiet = re.compile(
+        r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d INFO: |"  # uvicorn's access and life-cycle lines
+        r"Registry store URI not provided\. Using backend store URI\.$|"
+        rf"\[MLflow\] Security middleware enabled\. Allowed hosts: localhost:{ui.port}, "
+        rf"127\.0\.0\.1:{ui.port}\.$"
+    )
+    noise = [line for line in ui.log_text().splitlines() if not quiet.match(line)]
+    assert noise == [], ui.log_text()
+
+
+def _settings(**env: str):
+    return load_settings({"OTEL_SERVICE_NAME": "wx-bot", **env})
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SERVER_LINE = (
+    f"  MLflow: open http://mlflow.internal:5000 → experiment 'wx-bot' → Traces → tr-{TRACE}"
+)
+JAEGER_LINE = f"  Jaeger: http://localhost:16686/trace/{TRACE}"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}, [SERVER_LINE], id="server"
+        ),
+        pytest.param(
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:4317",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+            },
+            [JAEGER_LINE],
+            id="otlp-to-the-compose-collector",
+        ),
+        pytest.param(
+            {
+                "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318",
+            },
+            [SERVER_LINE, JAEGER_LINE],
+            id="both-inside-compose",
+        ),
+        pytest.param(
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://tempo.example.com/v1/traces",
+                "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer sk-secret",
+            },
+            [
+                "  OTLP: sent to https://tempo.example.com/v1/traces; "
+                f"look up trace {TRACE} in its UI"
+            ],
+            id="otlp-elsewhere",
+        ),
+        pytest.param(
+            {"MLFLOW_TRACKING_URI": "https://bot:pa55word@mlflow.example.com"},
+            [
+                "  MLflow: open https://bot:***@mlflow.example.com → experiment 'wx-bot' → "
+                f"Traces → tr-{TRACE}"
+            ],
+            id="server-credentials-masked",
+        ),
+    ],
+)
+def test_the_demo_points_at_the_configured_backends(env, expected):
+    assert view_instructions(_settings(**env), TRACE) == ["see the trace:", *expected]
+
+
+def test_the_embedded_store_gets_a_quiet_local_mlflow_ui_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # another `mlflow` first: the full path is shown
+    _, command, then = view_instructions(_settings(OTEL_TRACES_EXPORTER="mlflow"), TRACE)
+    assert command == (
+        "  MLflow: MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false "
+        "PYTHONWARNINGS=ignore:starlette.middleware.wsgi "
+        f"{BIN / 'mlflow'} ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'} "
+        "--host 127.0.0.1 --port 5000 --workers 1 --allowed-hosts localhost:5000,127.0.0.1:5000"
+    )
+    assert (
+        then
+        == f"          then open http://127.0.0.1:5000 → experiment 'wx-bot' → Traces → tr-{TRACE}"
+    )
 
 
 def test_demo_stops_on_a_configuration_error(tmp_path):
