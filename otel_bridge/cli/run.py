@@ -52,6 +52,8 @@ def check_configuration() -> None:
     """Validate every variable and reach the MLflow experiment, as configure() will (with the
     spool on, a server that cannot be reached at all is not an error: spans wait in the spool)."""
     settings = load_settings()
+    for item in settings.ineffective:  # once here, not in every process CMD starts
+        print(f"otel-bridge: warning: {item}", file=sys.stderr)
     if settings.mlflow is not None:
         from otel_bridge.exporters.mlflow import check_experiment
 

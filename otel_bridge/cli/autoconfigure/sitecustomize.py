@@ -34,7 +34,8 @@ def _cannot_import(error: ImportError) -> str:
         what = f"{name}, which otel_bridge needs"
     line = f"otel-bridge: tracing is OFF: {here} cannot import {what}"
     wrapper = os.environ.get(_RUN_PYTHON_VAR, "")
-    elsewhere = bool(wrapper) and os.path.realpath(wrapper) != os.path.realpath(here)
+    # Not realpath: a virtualenv's python is a symlink to the very binary it does not share.
+    elsewhere = bool(wrapper) and os.path.abspath(wrapper) != os.path.abspath(here)
     if elsewhere:
         line += f" (otel-bridge is installed for {wrapper})"
     line += f"; install it there (`{here} -m pip install otel-bridge`)"
