@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from otel_bridge.redaction import MASK, mask_headers, mask_url
@@ -140,6 +140,17 @@ class SpoolSettings:
     explicit_directory: bool = False  # set by the user: an unusable one is a ConfigError
 
 
+class Ineffective(NamedTuple):
+    """A variable that is set, valid, and changes nothing (the value masked where secret)."""
+
+    variable: str
+    value: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}={self.value} has no effect: {self.why}"
+
+
 @dataclass(frozen=True)
 class Settings:
     disabled: bool = False
@@ -151,6 +162,7 @@ class Settings:
     batch: BatchSettings = BatchSettings()
     shutdown_timeout: float = 5.0
     spool: SpoolSettings = SpoolSettings(enabled=False)
+    ineffective: tuple[Ineffective, ...] = ()  # set, but without effect: worth a warning
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -178,13 +190,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     service_name = env.get("OTEL_SERVICE_NAME", "").strip() or None
     # Without OTEL_TRACES_EXPORTER: OTLP when an endpoint is set, MLflow always.
     wanted = {"mlflow"} if exporters is None else exporters
-    otlp = (
-        _otlp(env, explicit=exporters is not None)
-        if exporters is None or "otlp" in wanted
-        else None
-    )
+    # Parsed even when OTLP is off: a wrong value is an error wherever it is set.
+    otlp = _otlp(env, explicit=exporters is not None and "otlp" in wanted)
+    if exporters is not None and "otlp" not in wanted:
+        otlp = None
     mlflow = _mlflow(env, service_name) if "mlflow" in wanted else None
-    return Settings(
+    settings = Settings(
         service_name=service_name,
         otlp=otlp,
         mlflow=mlflow,
@@ -194,6 +205,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         shutdown_timeout=_positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0),
         spool=_spool(env),
     )
+    return replace(settings, ineffective=ineffective_variables(env, settings))
 
 
 _OVERRIDE_VARS = {
@@ -264,11 +276,6 @@ def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
     signal_var, generic_var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
     signal = env.get(signal_var, "").strip()
     generic = env.get(generic_var, "").strip()
-    if not signal and not generic and not explicit:
-        _logger.info(
-            "otel-bridge: no OTLP destination (%s and %s are unset)", signal_var, generic_var
-        )
-        return None
     protocol_var, protocol_value = _first_set(
         env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
     )
@@ -296,7 +303,7 @@ def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
         protocol, reason = _infer_protocol(url)
     endpoint = _otlp_endpoint(url, protocol, generic=url_var == generic_var)
     headers = _headers(env)
-    return OtlpSettings(
+    otlp = OtlpSettings(
         endpoint=endpoint,
         protocol=protocol,
         protocol_reason=reason,
@@ -312,6 +319,12 @@ def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
             env, "OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"
         ),
     )
+    if not url and not explicit:
+        _logger.info(
+            "otel-bridge: no OTLP destination (%s and %s are unset)", signal_var, generic_var
+        )
+        return None
+    return otlp
 
 
 def _split_url(var: str, url: str) -> SplitResult:
@@ -533,6 +546,76 @@ def _byte_size(env: Mapping[str, str], var: str, default: int) -> int:
     if size < 1024:
         raise ConfigError(var, value, "must be at least 1KiB")
     return size
+
+
+# --- variables set without effect -----------------------------------------------------
+
+_OTLP_OPTIONS = tuple(
+    f"OTEL_EXPORTER_OTLP_{signal}{option}"
+    for option in (
+        "PROTOCOL",
+        "HEADERS",
+        "TIMEOUT",
+        "COMPRESSION",
+        "CERTIFICATE",
+        "CLIENT_CERTIFICATE",
+        "CLIENT_KEY",
+        "INSECURE",
+    )
+    for signal in ("TRACES_", "")
+)
+_OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_MLFLOW_AUTH = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+_MLFLOW_TLS = ("MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH")
+_MLFLOW_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+_SECRET_VARS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
+_NO_OTLP_ENDPOINT = (
+    "no OTLP destination (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT "
+    "are unset)"
+)
+_EMBEDDED_NEEDS_NO_AUTH = "the embedded store (no MLflow server) takes no credentials or TLS"
+
+
+def ineffective_variables(env: Mapping[str, str], settings: Settings) -> tuple[Ineffective, ...]:
+    """The variables that are set (and valid) but change nothing the bridge does, each with why:
+    a forgotten or misplaced setting is otherwise silent. Values are masked as in the doctor."""
+    exporters = env.get("OTEL_TRACES_EXPORTER", "").strip()
+    left_out = f"OTEL_TRACES_EXPORTER={exporters} leaves {{}} out"
+    found: list[tuple[tuple[str, ...], str]] = []
+    if settings.otlp is None and exporters:
+        found.append(((*_OTLP_ENDPOINTS, *_OTLP_OPTIONS), left_out.format("otlp")))
+    elif settings.otlp is None:
+        found.append((_OTLP_OPTIONS, _NO_OTLP_ENDPOINT))
+    mlflow = settings.mlflow
+    if mlflow is None:
+        found.append(((*_MLFLOW_VARS, *_MLFLOW_AUTH, *_MLFLOW_TLS), left_out.format("mlflow")))
+    elif mlflow.embedded:
+        found.append(((*_MLFLOW_AUTH, *_MLFLOW_TLS), _EMBEDDED_NEEDS_NO_AUTH))
+    else:
+        if mlflow.token:
+            found.append((_MLFLOW_AUTH[1:], "MLFLOW_TRACKING_TOKEN is used instead"))
+        if mlflow.verify is False:
+            found.append((_MLFLOW_TLS[1:], "MLFLOW_TRACKING_INSECURE_TLS turns verification off"))
+    if mlflow is not None and mlflow.experiment_id is not None:
+        found.append((("MLFLOW_EXPERIMENT_NAME",), "MLFLOW_EXPERIMENT_ID is used instead"))
+    if env.get(CONTENT_DESTINATIONS_VAR, "").strip():
+        found.append(((CAPTURE_CONTENT_VAR,), f"otel-bridge follows {CONTENT_DESTINATIONS_VAR}"))
+    if not settings.spool.enabled:
+        found.append(((SPOOL_DIR_VAR, SPOOL_MAX_BYTES_VAR), f"{SPOOL_VAR} turns the spool off"))
+    return tuple(
+        Ineffective(variable, _shown(variable, value), why)
+        for variables, why in found
+        for variable in variables
+        if (value := env.get(variable, "").strip())
+    )
+
+
+def _shown(variable: str, value: str) -> str:
+    if variable in _SECRET_VARS:
+        return MASK
+    if variable.endswith("_HEADERS"):
+        return mask_header_list(value)
+    return mask_url(value)
 
 
 # --- shared helpers -------------------------------------------------------------------

@@ -370,3 +370,100 @@ def test_a_spool_directory_that_cannot_be_one_is_refused(tmp_path):
         ).spool.enabled
         is False
     )
+
+
+# -- variables set without effect --------------------------------------------------------------
+
+
+def ineffective(env: dict[str, str]) -> list[tuple[str, str, str]]:
+    return [tuple(item) for item in load_settings(env).ineffective]
+
+
+NO_OTLP = (
+    "no OTLP destination (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT "
+    "are unset)"
+)
+
+
+def test_otlp_options_without_an_otlp_destination_are_listed_with_secrets_masked():
+    env = {
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cr3t",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "3",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    }
+    assert ineffective(env) == [
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", NO_OTLP),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=***", NO_OTLP),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3", NO_OTLP),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", NO_OTLP),
+    ]
+    # The same options with an endpoint: all in use.
+    assert ineffective({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317"}) == []
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grcp"},
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grcp", "OTEL_TRACES_EXPORTER": "mlflow"},
+        {"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"},
+        {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd"},
+    ],
+)
+def test_an_invalid_otlp_value_is_an_error_even_where_otlp_is_off(env):
+    [(variable, value)] = [(k, v) for k, v in env.items() if k != "OTEL_TRACES_EXPORTER"]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert caught.value.variable == variable and caught.value.value == value
+
+
+def test_destinations_left_out_by_otel_traces_exporter_make_their_variables_ineffective():
+    env = {
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4317",
+        "MLFLOW_TRACKING_URI": "http://user:pw@mlflow:5000",
+        "MLFLOW_EXPERIMENT_NAME": "shop",
+        "MLFLOW_TRACKING_PASSWORD": "pw",
+    }
+    otlp_out = "OTEL_TRACES_EXPORTER=console leaves otlp out"
+    mlflow_out = "OTEL_TRACES_EXPORTER=console leaves mlflow out"
+    assert ineffective(env) == [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4317", otlp_out),
+        ("MLFLOW_TRACKING_URI", "http://user:***@mlflow:5000", mlflow_out),
+        ("MLFLOW_EXPERIMENT_NAME", "shop", mlflow_out),
+        ("MLFLOW_TRACKING_PASSWORD", "***", mlflow_out),
+    ]
+
+
+def test_settings_that_another_one_overrides_are_listed():
+    env = {
+        "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
+        "MLFLOW_EXPERIMENT_ID": "7",
+        "MLFLOW_EXPERIMENT_NAME": "shop",
+        "MLFLOW_TRACKING_TOKEN": "tok",
+        "MLFLOW_TRACKING_USERNAME": "ops",
+        "OTEL_BRIDGE_CONTENT_DESTINATIONS": "mlflow",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "OTEL_BRIDGE_SPOOL": "false",
+        "OTEL_BRIDGE_SPOOL_MAX_BYTES": "1MiB",
+    }
+    assert ineffective(env) == [
+        ("MLFLOW_TRACKING_USERNAME", "ops", "MLFLOW_TRACKING_TOKEN is used instead"),
+        ("MLFLOW_EXPERIMENT_NAME", "shop", "MLFLOW_EXPERIMENT_ID is used instead"),
+        (
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "true",
+            "otel-bridge follows OTEL_BRIDGE_CONTENT_DESTINATIONS",
+        ),
+        ("OTEL_BRIDGE_SPOOL_MAX_BYTES", "1MiB", "OTEL_BRIDGE_SPOOL turns the spool off"),
+    ]
+
+
+def test_server_credentials_with_the_embedded_store_are_listed():
+    env = {"MLFLOW_TRACKING_TOKEN": "tok", "MLFLOW_TRACKING_INSECURE_TLS": "true"}
+    why = "the embedded store (no MLflow server) takes no credentials or TLS"
+    assert ineffective(env) == [
+        ("MLFLOW_TRACKING_TOKEN", "***", why),
+        ("MLFLOW_TRACKING_INSECURE_TLS", "true", why),
+    ]

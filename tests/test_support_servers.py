@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import time
 import urllib.request
 import uuid
@@ -26,6 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind
 
+from tests.support import openai_server as openai_server_module
 from tests.support.mlflow_server import MlflowServer
 from tests.support.mlflow_traces import wait_for_trace
 from tests.support.openai_server import ErrorReply, OpenAIServer, Reply
@@ -326,6 +328,54 @@ def test_dropped_connection_fails_the_call_once(openai_server: OpenAIServer) -> 
     with pytest.raises((litellm.InternalServerError, litellm.APIConnectionError)):
         litellm.completion(**call)
     assert litellm.completion(**call).choices[0].message.content
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_client_leaving_mid_stream_is_counted_without_a_traceback(
+    openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openai_server.enqueue(Reply(content=" ".join(["word"] * 40), chunk_delay=0.02))
+    body = json.dumps({"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: loopback\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", openai_server.port), timeout=5) as client:
+        client.sendall(head.encode() + body)
+        received = b""
+        while b"data: " not in received:
+            received += client.recv(4096)
+        # Close with a reset, as a client that abandons a stream does: the next writes fail.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    assert _wait_until(lambda: openai_server.client_disconnects == 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_real_server_error_still_prints_its_traceback(
+    openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the loopback server")
+
+    monkeypatch.setitem(openai_server_module._POST_ROUTES, "/chat/completions", broken)
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{openai_server.base_url}/chat/completions", json={}, timeout=5)
+    err = ""
+
+    def traceback_printed() -> bool:
+        nonlocal err
+        err += capsys.readouterr().err
+        return "RuntimeError: a bug in the loopback server" in err
+
+    assert _wait_until(traceback_printed), err
+    assert openai_server.client_disconnects == 0
 
 
 def test_litellm_embeddings_return_vectors(openai_server: OpenAIServer) -> None:

@@ -27,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "doctor",
         help="show the effective configuration and check every destination",
-        description="Print the configuration the bridge would use (secrets masked), send a "
-        "test span to the OTLP endpoint and check the MLflow server or store. Exit code 0: "
+        description="Print the configuration the bridge would use (secrets masked), send an "
+        "OTLP export request with no spans to the OTLP endpoint (nothing is stored) and check "
+        "the MLflow server or store. Exit code 0: "
         "all well, 1: a destination failed its check, 2: a configuration error.",
     )
     demo = commands.add_parser(

@@ -55,6 +55,10 @@ def doctor_command(out: TextIO | None = None, err: TextIO | None = None) -> int:
     print("otel-bridge doctor: effective configuration", file=out)
     for line in describe(settings):
         print(f"  {line}", file=out)
+    if settings.ineffective:
+        print("warnings:", file=out)
+        for item in settings.ineffective:
+            print(f"  {item}", file=out)
     if settings.disabled:
         return EXIT_OK
     checks = run_checks(settings)
@@ -160,22 +164,29 @@ def _describe_mlflow(mlflow: MlflowSettings | None, service_name: str | None) ->
 def run_checks(settings: Settings) -> list[Check]:
     checks = []
     if settings.otlp is not None:
-        checks.append(check_otlp(settings.otlp, settings.service_name))
+        checks.append(check_otlp(settings.otlp))
     if settings.mlflow is not None:
         checks.append(check_mlflow(settings.mlflow))
     return checks
 
 
-def check_otlp(otlp: OtlpSettings, service_name: str | None) -> Check:
-    """Send one test span through the very transport the bridge exports with (its TLS, headers,
-    compression), once, within the check's timeout."""
+def check_otlp(otlp: OtlpSettings) -> Check:
+    """Send one export request with no spans through the very transport the bridge exports with
+    (its TLS, headers, compression), once, within the check's timeout.
+
+    An empty ``ExportTraceServiceRequest`` is valid OTLP, and a receiver answers it as it answers
+    spans, after the same transport, TLS, authentication and decoding: the Collector's
+    otlpreceiver (which Jaeger and Tempo embed) returns success for it before anything reaches a
+    pipeline, so the check leaves no trace among the user's traces."""
     fix = "start Jaeger/the Collector or fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     endpoint = mask_url(otlp.endpoint)
     problem = _tcp_problem(otlp.endpoint)
     if problem:
         return Check("OTLP", False, f"{problem} {endpoint} — {fix}")
 
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
     from otel_bridge.exporters.otlp import build_otlp_transport
     from otel_bridge.exporters.retry import RejectedError, RetryableError, RetryPolicy
@@ -184,19 +195,24 @@ def check_otlp(otlp: OtlpSettings, service_name: str | None) -> Check:
     transport = build_otlp_transport(settings, RetryPolicy(max_attempts=1))
     started = time.monotonic()
     try:
-        transport.send(encode_spans([_test_span(service_name)]), started + CHECK_TIMEOUT)
+        transport.send(ExportTraceServiceRequest(), started + CHECK_TIMEOUT)
     except (RetryableError, RejectedError) as error:
         seconds = time.monotonic() - started
         status = getattr(error, "status", None)
         return Check(
             "OTLP",
             False,
-            f"{endpoint} did not take a test span ({otlp.protocol}, {seconds:.1f} s): "
-            f"{_shorten(mask_url(str(error)))} — {_otlp_hint(status, otlp)}",
+            f"{endpoint} did not accept an OTLP export request ({otlp.protocol}, "
+            f"{seconds:.1f} s): {_shorten(mask_url(str(error)))} — {_otlp_hint(status, otlp)}",
         )
     finally:
         transport.close()
-    return Check("OTLP", True, f"a test span was accepted by {endpoint} ({otlp.protocol})")
+    return Check(
+        "OTLP",
+        True,
+        f"{endpoint} accepted an OTLP export request ({otlp.protocol}; it carried no span, "
+        "nothing is stored)",
+    )
 
 
 def _otlp_hint(status: int | str | None, otlp: OtlpSettings) -> str:
@@ -252,9 +268,9 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
 
 
 def _experiment_label(mlflow: MlflowSettings) -> str:
-    if mlflow.experiment_name:
-        return repr(mlflow.experiment_name)
-    return f"id {mlflow.experiment_id}" if mlflow.experiment_id else "'Default'"
+    if mlflow.experiment_id:  # the id wins over a name, as in resolve_experiment_id
+        return f"id {mlflow.experiment_id}"
+    return repr(mlflow.experiment_name) if mlflow.experiment_name else "'Default'"
 
 
 def _check_new_store(path: Path, settings: MlflowSettings) -> Check:
@@ -363,18 +379,6 @@ def _tcp_problem(url: str) -> str | None:
         return f"no answer within {CHECK_TIMEOUT:g} s (a firewall?) from"
     except OSError as error:
         return f"cannot connect ({error.strerror or error}) to"
-
-
-def _test_span(service_name: str | None):  # -> ReadableSpan
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
-    attributes = {SERVICE_NAME: service_name} if service_name else {}
-    provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
-    span = provider.get_tracer("otel_bridge.doctor").start_span("otel-bridge doctor check")
-    span.set_attribute("otel_bridge.doctor", True)
-    span.end()
-    return span
 
 
 @contextmanager

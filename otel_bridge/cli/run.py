@@ -17,6 +17,8 @@ from otel_bridge.config import ConfigError, load_settings
 AUTOCONFIGURE_DIR = Path(__file__).with_name("autoconfigure")
 EXIT_CONFIG_ERROR = 2
 EXIT_NOT_FOUND = 127
+# Read by the sitecustomize: an app run on another interpreter is told which one has the bridge.
+RUN_PYTHON_VAR = "OTEL_BRIDGE_RUN_PYTHON"
 
 
 def run_command(cmd: list[str]) -> int:
@@ -35,6 +37,7 @@ def run_command(cmd: list[str]) -> int:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(AUTOCONFIGURE_DIR), env.get("PYTHONPATH", "")) if p
     )
+    env[RUN_PYTHON_VAR] = sys.executable
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -49,6 +52,8 @@ def check_configuration() -> None:
     """Validate every variable and reach the MLflow experiment, as configure() will (with the
     spool on, a server that cannot be reached at all is not an error: spans wait in the spool)."""
     settings = load_settings()
+    for item in settings.ineffective:  # once here, not in every process CMD starts
+        print(f"otel-bridge: warning: {item}", file=sys.stderr)
     if settings.mlflow is not None:
         from otel_bridge.exporters.mlflow import check_experiment
 

@@ -5,7 +5,7 @@ The bridge's pipeline sends through :class:`OtlpHttpTransport` / :class:`OtlpGrp
 retry policy, the OTLP specification's rules), and able to send spooled requests again. The
 SDK's exporters retry on their own terms, say only SUCCESS or FAILURE (so a refused batch cannot
 be told from an unreachable backend) and take spans, not requests, so none is used here;
-``otel-bridge doctor`` sends its test span through these transports too.
+``otel-bridge doctor`` sends its (empty) check request through these transports too.
 
 TLS, headers, compression and timeout follow the same settings and the same rules as the SDK's
 exporters (``https`` endpoints and the ``..._INSECURE`` switch for gRPC; CA bundle and client

@@ -105,13 +105,16 @@ def test_nested_litellm_calls_make_one_span(instrumented, exporter):
     assert len(llm_spans(exporter)) == 3
 
 
-_LITELLM = tuple(int(p) for p in importlib.metadata.version("litellm").split(".")[:2])
+_LITELLM_VERSION = importlib.metadata.version("litellm")
+_LITELLM = tuple(int(p) for p in _LITELLM_VERSION.split(".")[:2])
 
 
+# Checked without otel-bridge: 1.90.7, 1.103.11, 1.106.12, 1.108.7 and 1.108.14 fail, 1.109.0,
+# 1.109.3, 1.110.0 and 1.110.2 pass.
 @pytest.mark.xfail(
-    _LITELLM < (1, 110),
-    reason="LiteLLM < 1.110 itself fails completion(acompletion=True, mock_response=...) "
-    "('NoneType' ... update_environment_variables), instrumented or not",
+    _LITELLM < (1, 109),
+    reason=f"LiteLLM {_LITELLM_VERSION} (before 1.109) itself fails completion(acompletion=True, "
+    "mock_response=...) ('NoneType' ... update_environment_variables), instrumented or not",
     strict=True,
 )
 def test_sync_entry_with_async_flag(instrumented, exporter):

@@ -7,7 +7,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +66,17 @@ class LiteLLMProxy(ServerProcess):
     name = "litellm proxy"
 
     def __init__(
-        self, workdir: Path, config: Mapping[str, Any] | Path, env: Mapping[str, str]
+        self,
+        workdir: Path,
+        config: Mapping[str, Any] | Path,
+        env: Mapping[str, str],
+        launcher_args: Sequence[str] = (),
     ) -> None:
+        """``launcher_args``: more options for ``litellm`` (``--num_workers 2``, ...)."""
         super().__init__(workdir, "proxy.log")
         self.config = config
         self.env = dict(env)
+        self.launcher_args = list(launcher_args)
 
     @property
     def url(self) -> str:
@@ -90,7 +96,7 @@ class LiteLLMProxy(ServerProcess):
             PYTHONPATH=str(REPO_ROOT),
             **self.env,
         )
-        command = [str(LITELLM), "--config", str(config_path)]
+        command = [str(LITELLM), "--config", str(config_path), *self.launcher_args]
         self._spawn([*command, "--host", LOOPBACK, "--port", str(self.port)], env, timeout)
         return self
 

@@ -29,6 +29,10 @@ __all__ = ["ErrorReply", "OpenAIServer", "RecordedRequest", "Reply"]
 
 DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "dall-e-3"]
 
+# A client that closes its connection while the answer is being written (an abandoned stream,
+# a timeout): expected, not a server error. Anything else still ends in socketserver's traceback.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
 
 @dataclass
 class RecordedRequest:
@@ -49,6 +53,7 @@ class OpenAIServer(ThreadedHttpServer):
         self._drop_next = False
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.client_disconnects = 0  # answers cut short because the client went away
 
     def _make_server(self, address: tuple[str, int]) -> _OpenAIHttpServer:
         return _OpenAIHttpServer(address, self)
@@ -63,11 +68,12 @@ class OpenAIServer(ThreadedHttpServer):
             self._replies.extend(replies)
 
     def clear(self) -> None:
-        """Forget recorded requests, queued replies and a pending connection drop."""
+        """Forget recorded requests, queued replies, a pending connection drop, disconnects."""
         with self._lock:
             self.requests.clear()
             self._replies.clear()
             self._drop_next = False
+            self.client_disconnects = 0
 
     def drop_connection_next(self) -> None:
         """The next request gets its socket closed without any answer."""
@@ -89,6 +95,10 @@ class OpenAIServer(ThreadedHttpServer):
     def _next_number(self) -> int:
         with self._lock:
             return next(self._ids)
+
+    def _client_gone(self) -> None:
+        with self._lock:
+            self.client_disconnects += 1
 
 
 class _OpenAIHttpServer(ThreadingHTTPServer):
@@ -140,16 +150,19 @@ class _OpenAIHandler(BaseHTTPRequestHandler):
         reply = owner._next_reply()
         if reply.delay:
             time.sleep(reply.delay)
-        if isinstance(reply, ErrorReply):
-            extra = {}
-            if reply.retry_after is not None:
-                extra["retry-after"] = f"{reply.retry_after:g}"
-            self._send_json(reply.status, reply.body(), extra)
-            return
         try:
-            _POST_ROUTES[route](self, reply, request)
+            if isinstance(reply, ErrorReply):
+                extra = {}
+                if reply.retry_after is not None:
+                    extra["retry-after"] = f"{reply.retry_after:g}"
+                self._send_json(reply.status, reply.body(), extra)
+            else:
+                _POST_ROUTES[route](self, reply, request)
         except _BrokenStream:
             self._drop()
+        except CLIENT_GONE:
+            self.close_connection = True
+            owner._client_gone()
 
     # -- endpoints -------------------------------------------------------------------------
     def _chat(self, reply: Reply, request: dict[str, Any]) -> None:
