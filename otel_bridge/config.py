@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from otel_bridge.content_policy import (  # the content switch, re-exported as part of the settings
+    CONTENT_DESTINATIONS_VAR,
+    ContentPolicy,
+    content_policy_from_env,
+)
+from otel_bridge.content_policy import comma_list as _comma_list
+from otel_bridge.errors import ConfigError as ConfigError
 from otel_bridge.redaction import MASK, mask_headers, mask_url
 
 _logger = logging.getLogger(__name__)
@@ -29,43 +36,12 @@ Protocol = Literal["grpc", "http/protobuf"]
 PROTOCOLS: tuple[str, ...] = ("grpc", "http/protobuf")
 COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate", "none")
 
-CAPTURE_CONTENT_VAR = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-CONTENT_DESTINATIONS_VAR = "OTEL_BRIDGE_CONTENT_DESTINATIONS"
 SHUTDOWN_TIMEOUT_VAR = "OTEL_BRIDGE_SHUTDOWN_TIMEOUT"
 SPOOL_VAR = "OTEL_BRIDGE_SPOOL"
 SPOOL_DIR_VAR = "OTEL_BRIDGE_SPOOL_DIR"
 SPOOL_MAX_BYTES_VAR = "OTEL_BRIDGE_SPOOL_MAX_BYTES"
 DEFAULT_SPOOL_DIR = Path(".otel-bridge") / "spool"  # under the working directory, like mlflow.db
 DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
-DESTINATIONS = ("otlp", "mlflow")
-
-_TRUE = {"true", "1", "yes", "on", "span_only", "span_and_event"}
-_FALSE = {"false", "0", "no", "off", "no_content", "event_only"}
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the variable and the value."""
-
-    def __init__(self, variable: str, value: object, problem: str) -> None:
-        self.variable = variable
-        self.value = value
-        shown = mask_url(value) if isinstance(value, str) else value
-        super().__init__(f"{variable}={shown!r}: {problem}")
-
-
-@dataclass(frozen=True)
-class ContentPolicy:
-    """Which destinations receive message content (prompts, completions, tool arguments)."""
-
-    otlp: bool = False
-    mlflow: bool = True
-
-    @property
-    def any(self) -> bool:
-        return self.otlp or self.mlflow
-
-    def allows(self, destination: str) -> bool:
-        return bool(getattr(self, destination))
 
 
 def _masked_repr(
@@ -147,7 +123,7 @@ class Settings:
     otlp: OtlpSettings | None = None
     mlflow: MlflowSettings | None = None
     console: bool = False
-    content: ContentPolicy = ContentPolicy()
+    content: ContentPolicy = field(default_factory=ContentPolicy)
     batch: BatchSettings = BatchSettings()
     shutdown_timeout: float = 5.0
     spool: SpoolSettings = SpoolSettings(enabled=False)
@@ -222,39 +198,6 @@ def _as_env(value: object) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         return ",".join(str(v) for v in value)
     return str(value)
-
-
-def content_policy_from_env(environ: Mapping[str, str] | None = None) -> ContentPolicy:
-    """Content goes to MLflow only by default.
-
-    ``OTEL_BRIDGE_CONTENT_DESTINATIONS`` (comma list of ``otlp``, ``mlflow``, or
-    ``none``) chooses per destination and wins; otherwise the GenAI conventions'
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` sends content to both
-    (true) or to neither (false).
-    """
-    env = os.environ if environ is None else environ
-    chosen = env.get(CONTENT_DESTINATIONS_VAR, "").strip()
-    if chosen:
-        names = _comma_list(chosen)
-        if names == {"none"}:
-            return ContentPolicy(otlp=False, mlflow=False)
-        unknown = names - set(DESTINATIONS)
-        if unknown:
-            raise ConfigError(
-                CONTENT_DESTINATIONS_VAR,
-                chosen,
-                f"unknown destination {sorted(unknown)[0]!r}; use a comma list of "
-                "'otlp', 'mlflow', or 'none'",
-            )
-        return ContentPolicy(otlp="otlp" in names, mlflow="mlflow" in names)
-    switch = env.get(CAPTURE_CONTENT_VAR, "").strip()
-    if not switch:
-        return ContentPolicy()
-    if switch.lower() in _TRUE:
-        return ContentPolicy(otlp=True, mlflow=True)
-    if switch.lower() in _FALSE:
-        return ContentPolicy(otlp=False, mlflow=False)
-    raise ConfigError(CAPTURE_CONTENT_VAR, switch, "expected true or false")
 
 
 # --- OTLP -----------------------------------------------------------------------------
@@ -568,10 +511,6 @@ def _batch(env: Mapping[str, str]) -> BatchSettings:
             env, "OTEL_BSP_EXPORT_TIMEOUT", defaults.export_timeout_millis
         ),
     )
-
-
-def _comma_list(raw: str) -> set[str]:
-    return {part.strip().lower() for part in raw.split(",") if part.strip()}
 
 
 def _first_set(env: Mapping[str, str], *names: str) -> tuple[str, str]:

@@ -37,6 +37,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from otel_bridge.content_policy import content_policy_from_env
 from otel_bridge.instrumentation import keys, runtime
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
@@ -67,8 +68,6 @@ def _capture(explicit: bool | None) -> bool:
     if runtime.capture_content is not None:
         return runtime.capture_content
     try:
-        from otel_bridge.config import content_policy_from_env
-
         return content_policy_from_env().any
     except Exception:
         record_error("content_policy")
