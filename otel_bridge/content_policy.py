@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from otel_bridge.errors import ConfigError
 
@@ -37,6 +38,15 @@ def comma_list(raw: str) -> set[str]:
     return {part.strip().lower() for part in raw.split(",") if part.strip()}
 
 
+def names_of(option: str, value: Any) -> set[str]:
+    """The names a ``configure()`` option lists: a list of names, or their comma list."""
+    if isinstance(value, str):
+        return comma_list(value)
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return {v.strip().lower() for v in value if v.strip()}
+    raise ConfigError(option, value, "expected a list of names")
+
+
 def content_policy_from_env(environ: Mapping[str, str] | None = None) -> ContentPolicy:
     """Content goes to MLflow only by default.
 
@@ -48,7 +58,7 @@ def content_policy_from_env(environ: Mapping[str, str] | None = None) -> Content
     env = os.environ if environ is None else environ
     chosen = env.get(CONTENT_DESTINATIONS_VAR, "").strip()
     if chosen:
-        return content_policy_of(chosen)
+        return content_policy_of(comma_list(chosen), CONTENT_DESTINATIONS_VAR, chosen)
     switch = env.get(CAPTURE_CONTENT_VAR, "").strip()
     if not switch:
         return ContentPolicy()
@@ -59,16 +69,15 @@ def content_policy_from_env(environ: Mapping[str, str] | None = None) -> Content
     raise ConfigError(CAPTURE_CONTENT_VAR, switch, "expected true or false")
 
 
-def content_policy_of(chosen: str) -> ContentPolicy:
-    """The policy a list of destinations names (``otlp,mlflow``, ``none``)."""
-    names = comma_list(chosen)
+def content_policy_of(names: set[str], variable: str, shown: object) -> ContentPolicy:
+    """The policy a list of destinations names (``otlp``, ``mlflow``, or ``none``)."""
     if names == {"none"}:
         return ContentPolicy(otlp=False, mlflow=False)
     unknown = names - set(DESTINATIONS)
     if unknown:
         raise ConfigError(
-            CONTENT_DESTINATIONS_VAR,
-            chosen,
+            variable,
+            shown,
             f"unknown destination {sorted(unknown)[0]!r}; use a comma list of "
             "'otlp', 'mlflow', or 'none'",
         )
