@@ -13,6 +13,16 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from otel_bridge.content_policy import (  # the content switch, re-exported as part of the settings
+    CAPTURE_CONTENT_VAR,
+    CONTENT_DESTINATIONS_VAR,
+    ContentPolicy,
+    content_policy_from_env,
+    content_policy_of,
+    names_of,
+)
+from otel_bridge.content_policy import comma_list as _comma_list
+from otel_bridge.errors import ConfigError as ConfigError
 from otel_bridge.redaction import MASK, mask_headers, mask_url
 
 _logger = logging.getLogger(__name__)
@@ -29,43 +39,12 @@ Protocol = Literal["grpc", "http/protobuf"]
 PROTOCOLS: tuple[str, ...] = ("grpc", "http/protobuf")
 COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate", "none")
 
-CAPTURE_CONTENT_VAR = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-CONTENT_DESTINATIONS_VAR = "OTEL_BRIDGE_CONTENT_DESTINATIONS"
 SHUTDOWN_TIMEOUT_VAR = "OTEL_BRIDGE_SHUTDOWN_TIMEOUT"
 SPOOL_VAR = "OTEL_BRIDGE_SPOOL"
 SPOOL_DIR_VAR = "OTEL_BRIDGE_SPOOL_DIR"
 SPOOL_MAX_BYTES_VAR = "OTEL_BRIDGE_SPOOL_MAX_BYTES"
 DEFAULT_SPOOL_DIR = Path(".otel-bridge") / "spool"  # under the working directory, like mlflow.db
 DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
-DESTINATIONS = ("otlp", "mlflow")
-
-_TRUE = {"true", "1", "yes", "on", "span_only", "span_and_event"}
-_FALSE = {"false", "0", "no", "off", "no_content", "event_only"}
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the variable and the value."""
-
-    def __init__(self, variable: str, value: object, problem: str) -> None:
-        self.variable = variable
-        self.value = value
-        shown = mask_url(value) if isinstance(value, str) else value
-        super().__init__(f"{variable}={shown!r}: {problem}")
-
-
-@dataclass(frozen=True)
-class ContentPolicy:
-    """Which destinations receive message content (prompts, completions, tool arguments)."""
-
-    otlp: bool = False
-    mlflow: bool = True
-
-    @property
-    def any(self) -> bool:
-        return self.otlp or self.mlflow
-
-    def allows(self, destination: str) -> bool:
-        return bool(getattr(self, destination))
 
 
 def _masked_repr(
@@ -158,7 +137,7 @@ class Settings:
     otlp: OtlpSettings | None = None
     mlflow: MlflowSettings | None = None
     console: bool = False
-    content: ContentPolicy = ContentPolicy()
+    content: ContentPolicy = field(default_factory=ContentPolicy)
     batch: BatchSettings = BatchSettings()
     shutdown_timeout: float = 5.0
     spool: SpoolSettings = SpoolSettings(enabled=False)
@@ -168,25 +147,30 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read and validate every variable the bridge honours.
 
-    ``overrides`` take the place of the variables of the same meaning:
-    ``service_name``, ``otlp_endpoint``, ``otlp_protocol``, ``otlp_headers``,
-    ``mlflow_tracking_uri``, ``mlflow_experiment_name``, ``mlflow_experiment_id``,
-    ``exporters`` (like ``OTEL_TRACES_EXPORTER``), ``content_destinations``,
-    ``shutdown_timeout``, ``disabled``, ``spool`` (bool), ``spool_dir``, ``spool_max_bytes``.
+    ``overrides`` take the place of the variables of the same meaning. Text options stand for
+    the variable's text and are validated as it is (``service_name``, ``otlp_endpoint``,
+    ``otlp_protocol``, ``mlflow_tracking_uri``, ``mlflow_experiment_name``,
+    ``mlflow_experiment_id``, ``spool_dir``); the others are taken as values, never turned into
+    text: ``otlp_headers`` (a mapping, kept whole), ``exporters`` and ``content_destinations``
+    (lists of names), ``shutdown_timeout`` (seconds), ``disabled`` and ``spool`` (bools),
+    ``spool_max_bytes`` (an int). The environment is read once.
     """
     env = dict(os.environ if environ is None else environ)
     unknown = set(overrides) - set(_OVERRIDE_VARS)
     if unknown:
         raise TypeError(f"configure() got unknown option(s): {', '.join(sorted(unknown))}")
-    for name, value in overrides.items():
-        if value is not None:
-            env[_OVERRIDE_VARS[name]] = _as_env(value)
+    given = {name: value for name, value in overrides.items() if value is not None}
+    for name in _TEXT_OPTIONS.intersection(given):
+        env[_OVERRIDE_VARS[name]] = _text(name, given.pop(name))
 
-    disabled = _bool(env, "OTEL_SDK_DISABLED", False)
+    if "disabled" in given:
+        disabled = _flag("disabled", given["disabled"])
+    else:
+        disabled = _bool(env, "OTEL_SDK_DISABLED", False)
     if disabled:
         return Settings(disabled=True)
 
-    exporters = _exporters(env)
+    exporters = _exporters(env, given.get("exporters"))
     service_name = env.get("OTEL_SERVICE_NAME", "").strip() or None
     # Without OTEL_TRACES_EXPORTER: OTLP when an endpoint is set, MLflow always.
     wanted = {"mlflow"} if exporters is None else exporters
@@ -195,15 +179,28 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if exporters is not None and "otlp" not in wanted:
         otlp = None
     mlflow = _mlflow(env, service_name) if "mlflow" in wanted else None
+    if otlp is not None and "otlp_headers" in given:
+        otlp = replace(otlp, headers=_header_mapping("otlp_headers", given["otlp_headers"]))
+    if "content_destinations" in given:
+        chosen = given["content_destinations"]
+        content = content_policy_of(
+            names_of("content_destinations", chosen), "content_destinations", chosen
+        )
+    else:
+        content = content_policy_from_env(env)
+    if "shutdown_timeout" in given:
+        shutdown_timeout = _seconds("shutdown_timeout", given["shutdown_timeout"])
+    else:
+        shutdown_timeout = _positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0)
     settings = Settings(
         service_name=service_name,
         otlp=otlp,
         mlflow=mlflow,
         console=bool(exporters and "console" in exporters),
-        content=content_policy_from_env(env),
+        content=content,
         batch=_batch(env),
-        shutdown_timeout=_positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0),
-        spool=_spool(env),
+        shutdown_timeout=shutdown_timeout,
+        spool=_spool(env, given),
     )
     return replace(settings, ineffective=ineffective_variables(env, settings))
 
@@ -226,47 +223,50 @@ _OVERRIDE_VARS = {
 }
 
 
-def _as_env(value: object) -> str:
+# The options whose value is the variable's own text.
+_TEXT_OPTIONS = frozenset(
+    {
+        "service_name",
+        "otlp_endpoint",
+        "otlp_protocol",
+        "mlflow_tracking_uri",
+        "mlflow_experiment_name",
+        "mlflow_experiment_id",
+        "spool_dir",
+    }
+)
+
+
+def _text(option: str, value: object) -> str:
+    if isinstance(value, (str, int, os.PathLike)) and not isinstance(value, bool):
+        return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    raise ConfigError(option, value, "expected text")
+
+
+def _flag(option: str, value: object) -> bool:
     if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        return value
+    raise ConfigError(option, value, "expected True or False")
 
 
-def content_policy_from_env(environ: Mapping[str, str] | None = None) -> ContentPolicy:
-    """Content goes to MLflow only by default.
+def _seconds(option: str, value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ConfigError(option, value, "expected a number of seconds greater than 0")
 
-    ``OTEL_BRIDGE_CONTENT_DESTINATIONS`` (comma list of ``otlp``, ``mlflow``, or
-    ``none``) chooses per destination and wins; otherwise the GenAI conventions'
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` sends content to both
-    (true) or to neither (false).
-    """
-    env = os.environ if environ is None else environ
-    chosen = env.get(CONTENT_DESTINATIONS_VAR, "").strip()
-    if chosen:
-        names = _comma_list(chosen)
-        if names == {"none"}:
-            return ContentPolicy(otlp=False, mlflow=False)
-        unknown = names - set(DESTINATIONS)
-        if unknown:
-            raise ConfigError(
-                CONTENT_DESTINATIONS_VAR,
-                chosen,
-                f"unknown destination {sorted(unknown)[0]!r}; use a comma list of "
-                "'otlp', 'mlflow', or 'none'",
-            )
-        return ContentPolicy(otlp="otlp" in names, mlflow="mlflow" in names)
-    switch = env.get(CAPTURE_CONTENT_VAR, "").strip()
-    if not switch:
-        return ContentPolicy()
-    if switch.lower() in _TRUE:
-        return ContentPolicy(otlp=True, mlflow=True)
-    if switch.lower() in _FALSE:
-        return ContentPolicy(otlp=False, mlflow=False)
-    raise ConfigError(CAPTURE_CONTENT_VAR, switch, "expected true or false")
+
+def _header_mapping(option: str, value: object) -> dict[str, str]:
+    """Header names to values, as given: a value is kept whole (commas, ``=``, ``%``)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(option, value, "expected a mapping of header names to values")
+    headers: dict[str, str] = {}
+    for key, item in value.items():
+        name = key.strip().lower() if isinstance(key, str) else ""
+        if not _is_header_name(name) or not isinstance(item, str):
+            shown = sorted(str(k) for k in value)  # the names only: a value may be a secret
+            raise ConfigError(option, shown, f"bad header {str(key)!r}: a name and a text value")
+        headers[name] = item
+    return headers
 
 
 # --- OTLP -----------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def parse_headers(var: str, raw: str) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         key = unquote(key).strip().lower()
-        if not sep or not key or any(c in key for c in ' \t"(),/:;<=>?@[\\]{}'):
+        if not sep or not _is_header_name(key):
             raise ConfigError(
                 var,
                 mask_header_list(raw),
@@ -400,6 +400,10 @@ def parse_headers(var: str, raw: str) -> dict[str, str]:
             )
         headers[key] = unquote(value).strip()
     return headers
+
+
+def _is_header_name(name: str) -> bool:
+    return bool(name) and not any(c in name for c in ' \t"(),/:;<=>?@[\\]{}')
 
 
 def _masked_entry(item: str) -> str:
@@ -501,14 +505,17 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, 
 _SIZE_UNITS.update({"mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3})
 
 
-def _spool(env: Mapping[str, str]) -> SpoolSettings:
-    enabled = _bool(env, SPOOL_VAR, True)
+def _spool(env: Mapping[str, str], given: Mapping[str, Any]) -> SpoolSettings:
+    enabled = _flag("spool", given["spool"]) if "spool" in given else _bool(env, SPOOL_VAR, True)
     raw_dir = env.get(SPOOL_DIR_VAR, "").strip()
     try:
         directory = Path(raw_dir).expanduser() if raw_dir else DEFAULT_SPOOL_DIR
     except RuntimeError:  # "~user" with no such user
         raise ConfigError(SPOOL_DIR_VAR, raw_dir, "cannot expand ~ (no such user)") from None
-    max_bytes = _byte_size(env, SPOOL_MAX_BYTES_VAR, DEFAULT_SPOOL_MAX_BYTES)
+    if "spool_max_bytes" in given:
+        max_bytes = _byte_count("spool_max_bytes", given["spool_max_bytes"])
+    else:
+        max_bytes = _byte_size(env, SPOOL_MAX_BYTES_VAR, DEFAULT_SPOOL_MAX_BYTES)
     if enabled and raw_dir:
         _check_spool_dir(raw_dir, directory)
     return SpoolSettings(
@@ -528,6 +535,14 @@ def _check_spool_dir(raw: str, directory: Path) -> None:
         raise ConfigError(SPOOL_DIR_VAR, raw, f"{existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(SPOOL_DIR_VAR, raw, f"{existing} is not writable")
+
+
+def _byte_count(option: str, value: object) -> int:
+    if isinstance(value, str):
+        return _byte_size({option: value}, option, DEFAULT_SPOOL_MAX_BYTES)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1024:
+        return value
+    raise ConfigError(option, value, "expected a number of bytes, at least 1024")
 
 
 def _byte_size(env: Mapping[str, str], var: str, default: int) -> int:
@@ -621,16 +636,19 @@ def _shown(variable: str, value: str) -> str:
 # --- shared helpers -------------------------------------------------------------------
 
 
-def _exporters(env: Mapping[str, str]) -> set[str] | None:
-    raw = env.get("OTEL_TRACES_EXPORTER", "").strip()
-    if not raw:
-        return None
-    names = _comma_list(raw)
+def _exporters(env: Mapping[str, str], given: object = None) -> set[str] | None:
+    if given is not None:
+        variable, raw, names = "exporters", given, names_of("exporters", given)
+    else:
+        variable, raw = "OTEL_TRACES_EXPORTER", env.get("OTEL_TRACES_EXPORTER", "").strip()
+        if not raw:
+            return None
+        names = _comma_list(raw)
     known = {"otlp", "mlflow", "console", "none"}
     unknown = names - known
     if unknown:
         raise ConfigError(
-            "OTEL_TRACES_EXPORTER",
+            variable,
             raw,
             f"unknown exporter {sorted(unknown)[0]!r}; use otlp, mlflow, console or none",
         )
@@ -651,10 +669,6 @@ def _batch(env: Mapping[str, str]) -> BatchSettings:
             env, "OTEL_BSP_EXPORT_TIMEOUT", defaults.export_timeout_millis
         ),
     )
-
-
-def _comma_list(raw: str) -> set[str]:
-    return {part.strip().lower() for part in raw.split(",") if part.strip()}
 
 
 def _first_set(env: Mapping[str, str], *names: str) -> tuple[str, str]:

@@ -42,7 +42,7 @@ from otel_bridge.exporters.stats import (
     CountingExporter,
     DestinationStats,
 )
-from otel_bridge.redaction import mask_url
+from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.spool import Spool, destination_directory
 
 _logger = logging.getLogger(__name__)
@@ -291,6 +291,7 @@ def configure(**overrides: object) -> Bridge:
     with _lock:
         if _bridge is not None and not _bridge._is_shut_down:
             return _bridge
+        install_log_scrubbing()
         settings = load_settings(**overrides)
         if settings.disabled:
             _bridge = Bridge(settings, None)

@@ -451,6 +451,3 @@ def install_log_scrubbing() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed.append(True)
-
-
-install_log_scrubbing()

@@ -281,6 +281,54 @@ def test_overrides_replace_their_variables():
         load_settings({}, endpoint="x")
 
 
+def test_override_values_are_kept_as_given_not_reparsed_as_text():
+    """configure(**options) merges values: a header value keeps its commas, '=' and '%xx'."""
+    env = {"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-env=1"}
+    settings = load_settings(
+        env,
+        otlp_endpoint="http://c:4318/v1/traces",
+        otlp_headers={"Authorization": "Bearer a,b=c", "x-raw": "100%25 sure"},
+        exporters=["otlp", "mlflow"],
+        content_destinations=("otlp",),
+        shutdown_timeout=0.25,
+        spool=False,
+        spool_max_bytes=4096,
+    )
+    assert settings.otlp.headers == {"authorization": "Bearer a,b=c", "x-raw": "100%25 sure"}
+    assert settings.mlflow is not None and not settings.console
+    assert settings.content == ContentPolicy(otlp=True, mlflow=False)
+    assert settings.shutdown_timeout == 0.25
+    assert not settings.spool.enabled and settings.spool.max_bytes == 4096
+    # the variable, the text format, is still parsed as the OTLP spec says
+    assert load_settings({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}).otlp.headers == {
+        "x-env": "1"
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("otlp_headers", "a=b", "expected a mapping"),
+        ("otlp_headers", {"bad name": "Bearer s3cret"}, "bad header 'bad name'"),
+        ("otlp_headers", {"x-a": 1}, "bad header 'x-a'"),
+        ("exporters", ["otlp", "jaeger"], "unknown exporter 'jaeger'"),
+        ("exporters", [1], "expected a list of names"),
+        ("content_destinations", ["zipkin"], "unknown destination 'zipkin'"),
+        ("shutdown_timeout", 0, "greater than 0"),
+        ("shutdown_timeout", "5", "greater than 0"),
+        ("disabled", "yes", "expected True or False"),
+        ("spool_max_bytes", 10, "at least 1024"),
+        ("service_name", ["a"], "expected text"),
+    ],
+)
+def test_a_bad_override_names_the_option_and_never_shows_a_header_value(option, value, message):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_settings(env, **{option: value})
+    assert caught.value.variable == option
+    assert "Bearer" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("env", "policy"),
     [

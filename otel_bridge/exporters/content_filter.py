@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_bridge.content_keys import CONTENT_ATTRIBUTES
+from otel_bridge.attributes import CONTENT_ATTRIBUTES
 from otel_bridge.deferred_content import ContentRegistry, PendingContent
 from otel_bridge.exporters.spans import replace_span
 

@@ -43,10 +43,6 @@ RETRYABLE_GRPC_CODES = frozenset(
 INVALID_GRPC_CODES = frozenset({"INVALID_ARGUMENT"})
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_HTTP_STATUS
-
-
 class RetryableError(Exception):
     """A failure worth another try; ``retry_after`` is the server's own hint, in seconds."""
 

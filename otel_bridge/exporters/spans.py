@@ -24,3 +24,9 @@ def replace_span(span: ReadableSpan, **changes: Any) -> ReadableSpan:
     }
     fields.update(changes)
     return ReadableSpan(**fields)
+
+
+def is_root(span: ReadableSpan) -> bool:
+    """The root of its trace in this process: no parent, or a parent in another process."""
+    parent = span.parent
+    return parent is None or parent.is_remote

@@ -11,8 +11,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import ContentRegistry, PendingContent
-from otel_bridge.instrumentation import keys
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception

@@ -13,10 +13,9 @@ Span types: ``AGENT`` -> ``invoke_agent {name}`` (``gen_ai.operation.name=invoke
 ``gen_ai.agent.name``); ``TOOL`` -> ``execute_tool {name}`` (``gen_ai.tool.name``,
 ``gen_ai.tool.call.id`` from a ``tool_call_id`` keyword argument, and as content
 ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result``); any other type (CHAIN, RETRIEVER,
-LLM, PARSER, EMBEDDING, RERANKER, UNKNOWN, ...) -> ``mlflow.spanType`` and, as content,
-``mlflow.spanInputs`` / ``mlflow.spanOutputs`` (JSON), which MLflow shows as the span's inputs and
-outputs. AGENT spans carry ``mlflow.spanInputs`` / ``mlflow.spanOutputs`` too: the root span's
-inputs/outputs are what MLflow's trace list previews.
+LLM, PARSER, EMBEDDING, RERANKER, UNKNOWN, ...) -> ``litellm.span.type`` and, as content,
+``litellm.span.input`` / ``litellm.span.output`` (JSON); AGENT spans carry those two as well. The
+MLflow destination turns them into MLflow's span type and the span's inputs and outputs.
 
 Content is written only when capture is on (``capture_content``; None follows the instrumentor,
 else ``content_policy_from_env().any``). Exceptions are recorded (status ERROR, ``error.type``)
@@ -37,7 +36,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_bridge.instrumentation import keys, runtime
+from otel_bridge import attributes as keys
+from otel_bridge.content_policy import content_policy_from_env
+from otel_bridge.instrumentation import runtime
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
@@ -67,8 +68,6 @@ def _capture(explicit: bool | None) -> bool:
     if runtime.capture_content is not None:
         return runtime.capture_content
     try:
-        from otel_bridge.config import content_policy_from_env
-
         return content_policy_from_env().any
     except Exception:
         record_error("content_policy")
@@ -127,11 +126,11 @@ class _Step:
                 if call_id is not None:
                     attrs[keys.TOOL_CALL_ID] = str(call_id)
             else:
-                attrs[keys.MLFLOW_SPAN_TYPE] = self.span_type
+                attrs[keys.SPAN_TYPE] = self.span_type
             if self.attributes:
                 attrs.update(self.attributes)
             if capture and inputs is not None:
-                key = keys.TOOL_CALL_ARGUMENTS if self.span_type == TOOL else keys.SPAN_INPUTS
+                key = keys.TOOL_CALL_ARGUMENTS if self.span_type == TOOL else keys.SPAN_INPUT
                 attrs[key] = to_json(inputs(), _max_length())
         except Exception:
             record_error("trace_start")
@@ -140,7 +139,7 @@ class _Step:
     def finish(self, span: Span, result: Any, has_result: bool) -> None:
         try:
             if has_result and _capture(self.capture):
-                key = keys.TOOL_CALL_RESULT if self.span_type == TOOL else keys.SPAN_OUTPUTS
+                key = keys.TOOL_CALL_RESULT if self.span_type == TOOL else keys.SPAN_OUTPUT
                 span.set_attribute(key, to_json(result, _max_length()))
         except Exception:
             record_error("trace_end")

@@ -44,9 +44,3 @@ def instrumentation_error_counts() -> dict[str, int]:
     """Internal instrumentation failures per kind (a copy)."""
     with _lock:
         return dict(_counts)
-
-
-def reset_instrumentation_errors() -> None:
-    """Forget all counts (tests)."""
-    with _lock:
-        _counts.clear()

@@ -33,12 +33,14 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.trace import TracerProvider, get_tracer
 
+from otel_bridge.content_policy import content_policy_from_env
 from otel_bridge.instrumentation import runtime
 from otel_bridge.instrumentation.calls import Settings
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.operations import OPERATIONS, Operation
 from otel_bridge.instrumentation.wrappers import make_wrapper
+from otel_bridge.redaction import install_log_scrubbing
 
 _INSTRUMENTS = ("litellm >= 1.74",)
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
@@ -150,13 +152,12 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         super().uninstrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
+        install_log_scrubbing()  # the instrumentation's own log lines may quote a failed call
         tracer_provider = kwargs.get("tracer_provider")
         capture = kwargs.get("capture_content")
         if capture is None:
             # Not under otel-bridge's pipeline (e.g. opentelemetry-instrument): nothing strips
             # content per destination, so capture only when the OTLP side may receive it.
-            from otel_bridge.config import content_policy_from_env
-
             capture = content_policy_from_env().otlp
         max_length = kwargs.get("max_content_length") or DEFAULT_MAX_CONTENT_LENGTH
         tracer = get_tracer(

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import PendingContent
-from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation import content
 from otel_bridge.instrumentation.content import safe_str, utf8_safe
 from otel_bridge.instrumentation.operations import (
     CHAT,
@@ -93,14 +94,10 @@ def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
     user = kwargs.get("user") or user
     if tags:
         attrs[keys.LITELLM_REQUEST_TAGS] = tags
-        for tag in tags:
-            key, sep, value = tag.partition(":")
-            if sep and key.strip():
-                attrs[keys.MLFLOW_TRACE_TAG_PREFIX + key.strip()] = value.strip()
     if user:
-        attrs[keys.USER_ID] = attrs[keys.MLFLOW_TRACE_USER] = safe_str(user)
+        attrs[keys.USER_ID] = safe_str(user)
     if session:
-        attrs[keys.SESSION_ID] = attrs[keys.MLFLOW_TRACE_SESSION] = safe_str(session)
+        attrs[keys.SESSION_ID] = safe_str(session)
     conversation = conversation or kwargs.get("conversation") or session
     if isinstance(conversation, str) and conversation:
         attrs[keys.CONVERSATION_ID] = safe_str(conversation)
@@ -229,7 +226,7 @@ def _content(
         value = bound(op, args, kwargs, "input")
         if value is not None:
             build = _embedding_input
-            put(attrs, keys.SPAN_INPUTS, max_length, pending, build, _kept(value, pending))
+            put(attrs, keys.SPAN_INPUT, max_length, pending, build, _kept(value, pending))
     tools = kwargs.get("tools")
     if tools:
         build = content.tool_definitions

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import PendingContent
-from otel_bridge.instrumentation import content, keys
+from otel_bridge.instrumentation import content
 from otel_bridge.instrumentation.content import safe_str
 from otel_bridge.instrumentation.fields import field
 from otel_bridge.instrumentation.operations import (
@@ -157,7 +158,7 @@ def response_attributes(
                     "embeddings": len(data),
                     "dimensions": attrs.get(keys.EMBEDDINGS_DIMENSION_COUNT),
                 }
-                content.put(attrs, keys.SPAN_OUTPUTS, max_length, pending, dict, summary)
+                content.put(attrs, keys.SPAN_OUTPUT, max_length, pending, dict, summary)
     elif kind == IMAGE:
         data = field(response, "data")
         if capture and data:

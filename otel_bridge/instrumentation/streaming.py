@@ -13,7 +13,8 @@ from typing import Any
 
 import wrapt
 
-from otel_bridge.instrumentation import content, keys
+from otel_bridge import attributes as keys
+from otel_bridge.instrumentation import content
 from otel_bridge.instrumentation.calls import LLMCall
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.fields import field

@@ -22,13 +22,14 @@ from litellm.integrations.custom_logger import CustomLogger
 from opentelemetry import trace
 from opentelemetry.trace import Tracer, TracerProvider
 
+from otel_bridge import attributes as keys
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.proxy import lifecycle
 from otel_bridge.proxy.event import read_event
 from otel_bridge.proxy.spans import emit_span
 
-TRACER_NAME = "otel_bridge.proxy"
+TRACER_NAME = keys.PROXY_SCOPE
 _VERSION = "0.1.0"
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 

@@ -28,9 +28,6 @@ from otel_bridge import redaction
 
 # LiteLLM adds "User-Agent: <agent>" entries of its own to the request tags.
 _LITELLM_TAG_PREFIXES = ("User-Agent:",)
-# Tag keys a client may not set as MLflow trace tags: MLflow's own namespace, and ours, which
-# carries the identity the proxy authenticated (a client must not be able to forge it).
-RESERVED_TAG_PREFIXES = ("mlflow.", "litellm.")
 
 _METADATA_FIELDS = ("metadata", "litellm_metadata")
 REDACTED = redaction.MASK

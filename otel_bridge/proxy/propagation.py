@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.context import Context
 
 
@@ -19,9 +19,3 @@ def parent_context(headers: Mapping[str, str]) -> Context:
     if not headers:
         return Context()
     return propagate.extract(headers, context=Context())
-
-
-def remote_parent(context: Context) -> trace.SpanContext | None:
-    """The caller's span context carried by ``context``, if it is a valid one."""
-    span_context = trace.get_current_span(context).get_span_context()
-    return span_context if span_context.is_valid else None

@@ -4,7 +4,8 @@ The GenAI attributes come from the instrumentation's own builders (``start_attri
 ``response_attributes``), fed with a request rebuilt from the callback's ``kwargs``: a proxied
 call and the same call made through the SDK carry the same attributes. What only the proxy knows
 (the authenticated key's team and alias, the end user, the router's model group and deployment)
-is added here, as span attributes and, for MLflow, as ``mlflow.traceTag.*`` trace tags.
+is added here as ``litellm.proxy.*`` attributes; the MLflow destination makes trace tags of them
+(:mod:`otel_bridge.exporters.mlflow.dialect`).
 """
 
 from __future__ import annotations
@@ -15,51 +16,16 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from otel_bridge.instrumentation import keys
+from otel_bridge import attributes as keys
 from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import response_attributes
 from otel_bridge.proxy import metadata as md
 from otel_bridge.proxy.event import ProxyEvent
 from otel_bridge.proxy.propagation import parent_context
 
-# What only the proxy knows (the conventions are silent): the key the request authenticated with
-# (its hash, never the key), its team, user and organisation, and the end user it named.
-PROXY_KEY_HASH = "litellm.proxy.key.hash"
-PROXY_KEY_ALIAS = "litellm.proxy.key.alias"
-PROXY_TEAM_ID = "litellm.proxy.team.id"
-PROXY_TEAM_ALIAS = "litellm.proxy.team.alias"
-PROXY_USER_ID = "litellm.proxy.user.id"
-PROXY_ORG_ID = "litellm.proxy.org.id"
-PROXY_ORG_ALIAS = "litellm.proxy.org.alias"
-PROXY_END_USER = "litellm.proxy.end_user"
-LITELLM_CALL_ID = "litellm.call_id"
-
-# The attributes that are also MLflow trace tags (searched as tags.`litellm.proxy.team.alias`).
-TRACE_TAG_ATTRIBUTES = (
-    PROXY_TEAM_ID,
-    PROXY_TEAM_ALIAS,
-    PROXY_KEY_ALIAS,
-    PROXY_END_USER,
-    keys.LITELLM_MODEL_GROUP,
-)
-
 EXCEPTION_EVENT = "exception"
 _MAX_STATUS_LENGTH = 1024
 _MAX_STACKTRACE_LENGTH = 16 * 1024
-_TAG = keys.MLFLOW_TRACE_TAG_PREFIX
-
-
-def _client_tags(attrs: dict[str, Any], tags: list[str]) -> None:
-    """Request tags as trace tags: ``key:value`` -> key=value (written by the instrumentation's
-    builder), a plain tag -> tag="" (as LiteLLM's own MLflow logger does). Keys in a reserved
-    namespace (``mlflow.``, ``litellm.``) are not taken from a client."""
-    for name in [k for k in attrs if k.startswith(_TAG)]:
-        if name[len(_TAG) :].startswith(md.RESERVED_TAG_PREFIXES):
-            del attrs[name]
-    for tag in tags:
-        plain = tag.strip()
-        if ":" not in plain and plain and not plain.startswith(md.RESERVED_TAG_PREFIXES):
-            attrs.setdefault(_TAG + plain, "")
 
 
 def _proxy_attributes(attrs: dict[str, Any], event: ProxyEvent) -> None:
@@ -72,22 +38,18 @@ def _proxy_attributes(attrs: dict[str, Any], event: ProxyEvent) -> None:
         attrs[keys.LITELLM_API_BASE] = deployment.api_base
     who = event.identity
     for key, value in (
-        (PROXY_KEY_HASH, who.key_hash),
-        (PROXY_KEY_ALIAS, who.key_alias),
-        (PROXY_TEAM_ID, who.team_id),
-        (PROXY_TEAM_ALIAS, who.team_alias),
-        (PROXY_USER_ID, who.user_id),
-        (PROXY_ORG_ID, who.org_id),
-        (PROXY_ORG_ALIAS, who.org_alias),
-        (PROXY_END_USER, who.end_user),
-        (LITELLM_CALL_ID, event.call_id),
+        (keys.PROXY_KEY_HASH, who.key_hash),
+        (keys.PROXY_KEY_ALIAS, who.key_alias),
+        (keys.PROXY_TEAM_ID, who.team_id),
+        (keys.PROXY_TEAM_ALIAS, who.team_alias),
+        (keys.PROXY_USER_ID, who.user_id),
+        (keys.PROXY_ORG_ID, who.org_id),
+        (keys.PROXY_ORG_ALIAS, who.org_alias),
+        (keys.PROXY_END_USER, who.end_user),
+        (keys.LITELLM_CALL_ID, event.call_id),
     ):
         if value:
             attrs[key] = value
-    for key in TRACE_TAG_ATTRIBUTES:
-        value = attrs.get(key)
-        if isinstance(value, str) and value:
-            attrs[_TAG + key] = value
 
 
 def error_type(event: ProxyEvent) -> str:
@@ -110,7 +72,6 @@ def span_attributes(
 ) -> tuple[str, dict[str, Any]]:
     """(span name, attributes) of the event's span. Never contains a known secret."""
     attrs, request = start_attributes(event.op, (), event.request, capture, max_length)
-    _client_tags(attrs, event.metadata.tags)
     if event.response is not None:
         attrs.update(response_attributes(event.op.kind, event.response, capture, max_length))
     if event.first_chunk_ns is not None and event.first_chunk_ns >= event.start_ns:

@@ -58,6 +58,7 @@ def base_env(**extra: str) -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
         DO_NOT_TRACK="true",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(REPO_ROOT),  # this checkout's otel_bridge, whatever is installed
     )
     env.update(extra)
     return env

@@ -8,8 +8,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from otel_bridge.attributes import CONTENT_ATTRIBUTES
 from otel_bridge.config import MlflowSettings
-from otel_bridge.content_keys import CONTENT_ATTRIBUTES
 from otel_bridge.exporters.content_filter import without_content
 from otel_bridge.exporters.mlflow import MlflowSpanExporter, rooted_here
 

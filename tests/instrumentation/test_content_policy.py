@@ -8,7 +8,7 @@ import json
 import litellm
 import pytest
 
-from otel_bridge.content_keys import CONTENT_ATTRIBUTES
+from otel_bridge.attributes import CONTENT_ATTRIBUTES
 from otel_bridge.instrumentation import content, trace
 from otel_bridge.instrumentation.content import TRUNCATION_MARKER, to_json
 
@@ -62,8 +62,8 @@ def test_capture_on_writes_content(instrument, exporter):
         "gen_ai.tool.definitions",
         "gen_ai.tool.call.arguments",
         "gen_ai.tool.call.result",
-        "mlflow.spanInputs",
-        "mlflow.spanOutputs",
+        "litellm.span.input",
+        "litellm.span.output",
     } <= written
     # content is written only under the keys the pipeline strips
     for span in exporter.get_finished_spans():
@@ -151,8 +151,8 @@ def test_unserialisable_values_never_raise(instrumented, exporter):
 
     step(Opaque())
     span = exporter.get_finished_spans()[-1]
-    assert json.loads(attrs(span)["mlflow.spanInputs"]) == {"value": "<Opaque>"}
-    assert json.loads(attrs(span)["mlflow.spanOutputs"]) == "<Opaque>"
+    assert json.loads(attrs(span)["litellm.span.input"]) == {"value": "<Opaque>"}
+    assert json.loads(attrs(span)["litellm.span.output"]) == "<Opaque>"
 
 
 def test_data_urls_are_elided(instrumented, exporter):

@@ -32,13 +32,13 @@ def test_plain_decorator_and_kinds(instrumented, exporter):
     spans = _by_name(exporter)
     a = attrs(spans["chain"])
     assert spans["chain"].kind is SpanKind.INTERNAL
-    assert a["mlflow.spanType"] == "CHAIN"
-    assert json.loads(a["mlflow.spanInputs"]) == {"x": 1}
-    assert json.loads(a["mlflow.spanOutputs"]) == 3
+    assert a["litellm.span.type"] == "CHAIN"
+    assert json.loads(a["litellm.span.input"]) == {"x": 1}
+    assert json.loads(a["litellm.span.output"]) == 3
     b = attrs(spans["search"])
-    assert b["mlflow.spanType"] == "RETRIEVER"
+    assert b["litellm.span.type"] == "RETRIEVER"
     assert b["app.index"] == "docs"
-    assert json.loads(b["mlflow.spanOutputs"]) == ["doc1", "doc2"]
+    assert json.loads(b["litellm.span.output"]) == ["doc1", "doc2"]
 
 
 def test_agent_and_tool(instrumented, exporter):
@@ -63,7 +63,7 @@ def test_agent_and_tool(instrumented, exporter):
     assert t["gen_ai.tool.call.id"] == "call_7"
     assert json.loads(t["gen_ai.tool.call.arguments"]) == {"city": "Tokyo"}
     assert json.loads(t["gen_ai.tool.call.result"]) == {"weather": "sunny"}
-    assert "mlflow.spanType" not in t
+    assert "litellm.span.type" not in t
 
 
 def test_exception_recorded_and_reraised_unchanged(instrumented, exporter):
@@ -116,14 +116,14 @@ def test_generators(instrumented, exporter, provider):
     span = _by_name(exporter)["numbers"]
     assert set(current) == {span.context.span_id}
     assert outside != span.context.span_id  # not current while the consumer runs
-    assert json.loads(attrs(span)["mlflow.spanOutputs"]) == [0, 1, 2]
+    assert json.loads(attrs(span)["litellm.span.output"]) == [0, 1, 2]
     assert _by_name(exporter)["step-0"].parent.span_id == span.context.span_id
 
     async def consume():
         return [i async for i in anumbers(3)]
 
     assert asyncio.run(consume()) == [0, 1, 2]
-    assert json.loads(attrs(_by_name(exporter)["anumbers"])["mlflow.spanOutputs"]) == [0, 1, 2]
+    assert json.loads(attrs(_by_name(exporter)["anumbers"])["litellm.span.output"]) == [0, 1, 2]
 
 
 def test_generator_closed_early_and_throw(instrumented, exporter):
@@ -143,7 +143,7 @@ def test_generator_closed_early_and_throw(instrumented, exporter):
     gen.close()
     span = _by_name(exporter)["endless"]
     assert span.status.status_code is StatusCode.UNSET
-    assert json.loads(attrs(span)["mlflow.spanOutputs"]) == [0, 101]
+    assert json.loads(attrs(span)["litellm.span.output"]) == [0, 101]
 
 
 def test_context_manager(instrumented, exporter, provider):
@@ -178,8 +178,8 @@ def test_capture_override(instrument, exporter):
 
     secret("hunter2")
     a = attrs(exporter.get_finished_spans()[0])
-    assert "mlflow.spanInputs" not in a
-    assert "mlflow.spanOutputs" not in a
+    assert "litellm.span.input" not in a
+    assert "litellm.span.output" not in a
 
 
 def test_method_and_metadata_preserved(instrumented, exporter):
@@ -194,4 +194,4 @@ def test_method_and_metadata_preserved(instrumented, exporter):
     assert Agent().run("hi") == "HI"
     span = exporter.get_finished_spans()[0]
     assert span.name == "invoke_agent Agent"
-    assert json.loads(attrs(span)["mlflow.spanInputs"]) == {"query": "hi"}
+    assert json.loads(attrs(span)["litellm.span.input"]) == {"query": "hi"}

@@ -1,4 +1,5 @@
-"""What MLflow 3.17 makes of our spans: OTLP-encode them, convert as MLflow's server does."""
+"""What MLflow 3.17 makes of our spans: the MLflow destination's copies (its dialect), OTLP-encoded
+and converted as MLflow's server and local store do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import litellm
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from otel_bridge.exporters.mlflow import rooted_here
+from otel_bridge.exporters.mlflow.dialect import to_mlflow
+from otel_bridge.exporters.mlflow.trace_roots import TraceRoots
 from otel_bridge.instrumentation import trace
 
 from .helpers import USER
@@ -15,10 +19,16 @@ mlflow_entities = pytest.importorskip("mlflow.entities")
 translation = pytest.importorskip("mlflow.tracing.otel.translation")
 
 
+def _for_mlflow(exporter):
+    """The spans as the MLflow destination sends them (MlflowSpanExporter.payloads)."""
+    spans = [to_mlflow(rooted_here(span)) for span in exporter.get_finished_spans()]
+    return encode_spans(TraceRoots().process(spans))
+
+
 def _as_mlflow(exporter) -> dict[str, object]:
     """Spans by name, as MLflow stores and loads them (Span.from_otel_proto, the store's
     translate_span_when_storing, then Span.from_dict as on reading)."""
-    request = encode_spans(exporter.get_finished_spans())
+    request = _for_mlflow(exporter)
     converted = {}
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
@@ -120,7 +130,7 @@ def test_what_the_store_reads_from_which_span(instrumented, exporter, tmp_path):
 
     store = SqlAlchemyStore(f"sqlite:///{tmp_path}/mlflow.db", str(tmp_path / "artifacts"))
     experiment_id = store.create_experiment("otel-bridge-instrumentation")
-    request = encode_spans(exporter.get_finished_spans())
+    request = _for_mlflow(exporter)
     spans = [
         mlflow_entities.Span.from_otel_proto(proto, resource=rs.resource)
         for rs in request.resource_spans
@@ -132,7 +142,8 @@ def test_what_the_store_reads_from_which_span(instrumented, exporter, tmp_path):
     llm_id = next(s.trace_id for s in spans if s.trace_id != agent_id)
 
     agent = store.get_trace_info(agent_id)
-    assert "jobID" not in agent.tags  # on a child span: not lifted by MLflow itself
+    assert agent.tags["jobID"] == "214590dsff09fds"  # carried from the LLM span to the root
+    assert "nightly" not in agent.tags  # a plain tag from the SDK is no trace tag
     assert agent.trace_metadata["mlflow.trace.user"] == "user-7"
     assert agent.trace_metadata["mlflow.trace.session"] == "session-1"
     assert '"output_tokens": 20' in agent.trace_metadata["mlflow.trace.tokenUsage"]

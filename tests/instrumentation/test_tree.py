@@ -115,10 +115,10 @@ def test_agent_loop_is_one_tree(instrumented, exporter, openai_server):
     ra = attrs(root)
     assert ra["gen_ai.operation.name"] == "invoke_agent"
     assert ra["gen_ai.agent.name"] == "WeatherAgent"
-    assert json.loads(ra["mlflow.spanInputs"]) == {
+    assert json.loads(ra["litellm.span.input"]) == {
         "query": "What's the weather like in Paris today?"
     }
-    assert json.loads(ra["mlflow.spanOutputs"]) == "It is rainy in Paris today."
+    assert json.loads(ra["litellm.span.output"]) == "It is rainy in Paris today."
 
     tool = children[2]
     ta = attrs(tool)
@@ -143,7 +143,7 @@ def test_agent_loop_is_one_tree(instrumented, exporter, openai_server):
         "role": "tool",
         "parts": [{"type": "tool_call_response", "id": "call_1", "response": "rainy"}],
     }
-    assert attrs(children[1])["mlflow.spanType"] == "CHAIN"
+    assert attrs(children[1])["litellm.span.type"] == "CHAIN"
 
 
 def test_llm_span_is_current_during_the_call(instrumented, provider, exporter):

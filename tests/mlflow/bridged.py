@@ -152,7 +152,7 @@ def llm_trace(service: str) -> list:
         "gen_ai.usage.output_tokens": 7,
         "session.id": f"session-{service}",
         "user.id": f"user-{service}",
-        **{f"mlflow.traceTag.{k}": v for k, v in TAGS.items()},
+        "litellm.request.tags": [f"{k}:{v}" for k, v in TAGS.items()],
     }
     root = tracer.start_as_current_span("handle-request")
     with root, tracer.start_as_current_span("chat gpt-4o-mini", attributes=chat):

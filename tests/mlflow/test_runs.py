@@ -1,5 +1,6 @@
 """Issue 8, runs: the MLflow run active on the app's thread when a trace's root span starts is
-carried on that root and sent as `x-mlflow-run-id` with it (end to end: test_search.py)."""
+carried on the MLflow destination's copy of that root (never on the span itself, which other
+destinations receive too) and sent as `x-mlflow-run-id` with it (end to end: test_search.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_bridge.config import MlflowSettings
+from otel_bridge.exporters.mlflow.dialect import to_mlflow
 from otel_bridge.exporters.mlflow.runs import (
     RUN_ID_ATTRIBUTE,
     ActiveRunProcessor,
+    RunLinks,
     run_of,
     split_by_run,
 )
@@ -51,13 +54,44 @@ def fluent(monkeypatch: pytest.MonkeyPatch) -> FakeFluent:
     return fake
 
 
+class ForMlflow:
+    """The finished spans as the MLflow destination writes them (its dialect adds the run)."""
+
+    def __init__(self, memory: InMemorySpanExporter, links: RunLinks) -> None:
+        self._memory = memory
+        self._links = links
+        self._done: dict[tuple[int, int], object] = {}
+
+    def get_finished_spans(self) -> list:
+        spans = self._memory.get_finished_spans()
+        # the spans themselves never carry the run: the OTLP destination receives them too
+        assert not [k for s in spans for k in s.attributes if k.startswith("otel_bridge.")]
+        for span in spans:
+            key = (span.context.trace_id, span.context.span_id)
+            if key not in self._done:
+                self._done[key] = to_mlflow(span, self._links)
+        return [self._done[(s.context.trace_id, s.context.span_id)] for s in spans]
+
+
 @pytest.fixture
 def traced():
     memory = InMemorySpanExporter()
+    links = RunLinks()
     provider = TracerProvider()
-    provider.add_span_processor(ActiveRunProcessor())
+    provider.add_span_processor(ActiveRunProcessor(links))
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    return provider.get_tracer("t"), memory
+    return provider.get_tracer("t"), ForMlflow(memory, links)
+
+
+def test_run_links_are_bounded_and_taken_once():
+    links = RunLinks(limit=2)
+    spans = [SimpleNamespace(context=SimpleNamespace(trace_id=1, span_id=i)) for i in range(1, 4)]
+    for i, span in enumerate(spans):
+        links.put(span, f"run-{i}")
+    assert links.pop(spans[0]) is None  # the oldest, forgotten past the bound
+    assert links.pop(spans[2]) == "run-2"
+    assert links.pop(spans[2]) is None
+    assert links.pop(spans[1]) == "run-1"
 
 
 def test_the_root_started_under_a_run_carries_it_and_its_children_do_not(fluent, traced):

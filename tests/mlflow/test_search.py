@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from otel_bridge.exporters.mlflow.dialect import to_mlflow
 from otel_bridge.exporters.mlflow.trace_roots import TraceRoots
 from otel_bridge.exporters.spans import replace_span
 from tests.mlflow.bridged import TAGS, llm_trace
@@ -73,7 +74,7 @@ def test_the_server_destination_does_not_import_mlflow_into_the_app(bridged):
 
 def test_every_root_carries_its_service_as_a_trace_tag():
     """For servers that drop the resource at OTLP ingestion: the tag travels on the root."""
-    child, root = llm_trace("svc-tagged")
+    child, root = (to_mlflow(span) for span in llm_trace("svc-tagged"))
     processed = TraceRoots().process([child, root])
     assert processed[0] is child  # children untouched
     assert processed[1].attributes["mlflow.traceTag.service.name"] == "svc-tagged"

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from otel_bridge.exporters.mlflow.dialect import to_mlflow
 from otel_bridge.instrumentation.operations import OPERATIONS
 from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import response_attributes
@@ -124,17 +125,19 @@ def test_tags_identity_and_trace_tags(handler, exporter):
         "taskName:run_page_classification",
         "nightly",
     )
-    assert a["mlflow.traceTag.jobID"] == "214590dsff09fds"
-    assert a["mlflow.traceTag.taskName"] == "run_page_classification"
-    assert a["mlflow.traceTag.nightly"] == ""
-    assert not any(k.startswith("mlflow.traceTag.User-Agent") for k in a)
+    assert not any(k.startswith("mlflow.") for k in a)  # MLflow's dialect is the destination's
     assert a["litellm.proxy.key.hash"] == KEY_HASH
     assert a["litellm.proxy.key.alias"] == "ci-pipeline-key"
     assert a["litellm.proxy.team.id"] == "team-42"
     assert a["litellm.proxy.team.alias"] == "search-team"
     assert a["litellm.proxy.user.id"] == "u-17"
     assert a["litellm.proxy.end_user"] == "enduser-7"
-    assert a["user.id"] == "enduser-7" and a["mlflow.trace.user"] == "enduser-7"
+    assert a["user.id"] == "enduser-7"  # MLflow makes the trace's user of it
+    m = dict(to_mlflow(_one(exporter)).attributes)
+    assert m["mlflow.traceTag.jobID"] == "214590dsff09fds"
+    assert m["mlflow.traceTag.taskName"] == "run_page_classification"
+    assert m["mlflow.traceTag.nightly"] == ""
+    assert not any(k.startswith("mlflow.traceTag.User-Agent") for k in m)
     for key, value in {
         "litellm.proxy.team.alias": "search-team",
         "litellm.proxy.team.id": "team-42",
@@ -142,18 +145,19 @@ def test_tags_identity_and_trace_tags(handler, exporter):
         "litellm.proxy.end_user": "enduser-7",
         "litellm.router.model_group": "loop-gpt",
     }.items():
-        assert a[f"mlflow.traceTag.{key}"] == value
-    assert "mlflow.traceTag.litellm.proxy.key.hash" not in a
+        assert m[f"mlflow.traceTag.{key}"] == value
+    assert "mlflow.traceTag.litellm.proxy.key.hash" not in m
 
 
 def test_a_client_cannot_set_reserved_trace_tags(handler, exporter):
     tags = ["litellm.proxy.team.alias:forged", "mlflow.user:forged", "mlflow.traceName:x", "ok:1"]
     _success(handler, chat_kwargs(tags=tags))
-    a = dict(_one(exporter).attributes)
-    assert a["mlflow.traceTag.litellm.proxy.team.alias"] == "search-team"
-    assert not any(k.startswith("mlflow.traceTag.mlflow.") for k in a)
-    assert a["mlflow.traceTag.ok"] == "1"
-    assert list(a["litellm.request.tags"]) == tags  # still listed as sent
+    span = _one(exporter)
+    m = dict(to_mlflow(span).attributes)
+    assert m["mlflow.traceTag.litellm.proxy.team.alias"] == "search-team"
+    assert not any(k.startswith("mlflow.traceTag.mlflow.") for k in m)
+    assert m["mlflow.traceTag.ok"] == "1"
+    assert list(span.attributes["litellm.request.tags"]) == tags  # still listed as sent
 
 
 def test_stream_has_time_to_first_chunk(handler, exporter):

@@ -20,7 +20,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_bridge.content_keys import CONTENT_ATTRIBUTES
+from otel_bridge.attributes import CONTENT_ATTRIBUTES
 from otel_bridge.instrumentation import trace
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 

@@ -182,6 +182,7 @@ def test_redact_url_keeps_what_is_not_a_credential():
 
 
 def test_log_records_are_scrubbed(monkeypatch, caplog):
+    redaction.install_log_scrubbing()  # what configure() and instrument() do
     monkeypatch.setenv("MY_SERVICE_TOKEN", "plain-token-value-1")
     logger = logging.getLogger("otel_bridge.tests.scrubbed")
     caplog.set_level(logging.DEBUG, logger="otel_bridge.tests.scrubbed")

@@ -19,6 +19,7 @@ from otel_bridge.exporters.retry import RejectedError, RetryableError, RetryPoli
 from otel_bridge.exporters.spans import replace_span
 from otel_bridge.redaction import mask_url
 
+from .dialect import to_mlflow
 from .experiments import resolve_experiment_id
 from .runs import split_by_run
 from .trace_roots import TraceRoots
@@ -71,7 +72,7 @@ class MlflowSpanExporter(SpanExporter):
 
     def payloads(self, spans: Sequence[ReadableSpan]) -> list[Payload]:
         """The spans as MLflow must receive them, one request per MLflow run of their roots."""
-        prepared = self._roots.process([rooted_here(span) for span in spans])
+        prepared = self._roots.process([to_mlflow(rooted_here(span)) for span in spans])
         return [
             Payload(encode_spans(group), {"run_id": run_id} if run_id else {}, len(group))
             for run_id, group in split_by_run(prepared)  # one group unless roots have runs

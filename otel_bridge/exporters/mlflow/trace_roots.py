@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 
-from otel_bridge.content_keys import MLFLOW_SPAN_INPUTS, MLFLOW_SPAN_OUTPUTS
-from otel_bridge.exporters.spans import replace_span
+from otel_bridge.exporters.spans import is_root, replace_span
 
-TRACE_TAG_PREFIX = "mlflow.traceTag."
+from .dialect import SPAN_INPUTS as MLFLOW_SPAN_INPUTS
+from .dialect import SPAN_OUTPUTS as MLFLOW_SPAN_OUTPUTS
+from .dialect import TRACE_TAG_PREFIX
+
 SERVICE_NAME = "service.name"
 SERVICE_TAG = f"{TRACE_TAG_PREFIX}{SERVICE_NAME}"
 DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024
@@ -41,10 +43,6 @@ class _Pending:
         texts = [*self.tags.values()]
         texts += [x[1] for x in (self.first_input, self.last_output) if x is not None]
         return sum(len(t) for t in texts) + 64
-
-
-def is_root(span: ReadableSpan) -> bool:
-    return span.parent is None or span.parent.is_remote
 
 
 class TraceRoots:

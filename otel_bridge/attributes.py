@@ -1,6 +1,9 @@
-"""Span attribute names: the GenAI semantic conventions, plus the few extras this bridge adds.
+"""Span attribute names: the contract between the rooms that write spans (the instrumentation,
+the proxy callback) and the destinations that read them.
 
-Extras (where the conventions are silent) are namespaced ``litellm.*`` or are MLflow's own keys.
+The GenAI semantic conventions first; where they are silent, ``litellm.*`` names. Nothing here is
+a destination's dialect: MLflow's own keys are derived from these by the MLflow destination
+(:mod:`otel_bridge.exporters.mlflow.dialect`), so an OTLP backend receives the conventions only.
 """
 
 from __future__ import annotations
@@ -8,8 +11,6 @@ from __future__ import annotations
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import server_attributes as _server
-
-from otel_bridge.content_keys import MLFLOW_SPAN_INPUTS, MLFLOW_SPAN_OUTPUTS
 
 OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
 PROVIDER_NAME = _gen_ai.GEN_AI_PROVIDER_NAME
@@ -42,15 +43,17 @@ TOOL_NAME = _gen_ai.GEN_AI_TOOL_NAME
 TOOL_TYPE = _gen_ai.GEN_AI_TOOL_TYPE
 TOOL_CALL_ID = _gen_ai.GEN_AI_TOOL_CALL_ID
 
-# Content: written only when content capture is on (see otel_bridge.content_keys).
+# Content: written only when content capture is on.
 INPUT_MESSAGES = _gen_ai.GEN_AI_INPUT_MESSAGES
 OUTPUT_MESSAGES = _gen_ai.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
 TOOL_DEFINITIONS = _gen_ai.GEN_AI_TOOL_DEFINITIONS
 TOOL_CALL_ARGUMENTS = _gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS
 TOOL_CALL_RESULT = _gen_ai.GEN_AI_TOOL_CALL_RESULT
-SPAN_INPUTS = MLFLOW_SPAN_INPUTS
-SPAN_OUTPUTS = MLFLOW_SPAN_OUTPUTS
+# A span's inputs / outputs as JSON where the conventions have no content attribute (an
+# embeddings request, an application step traced with ``otel_bridge.trace``).
+SPAN_INPUT = "litellm.span.input"
+SPAN_OUTPUT = "litellm.span.output"
 
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
@@ -65,11 +68,40 @@ LITELLM_MODEL_GROUP = "litellm.router.model_group"  # the model name asked of a 
 LITELLM_MODEL_ID = "litellm.router.model_id"  # the Router deployment's id
 LITELLM_API_BASE = "litellm.api_base"  # the deployment's api_base (Router calls)
 OPENAI_API_TYPE = "openai.api.type"  # chat_completions | responses (OpenAI conventions)
+# The kind of an application step the conventions have no operation for (CHAIN, RETRIEVER...).
+SPAN_TYPE = "litellm.span.type"
 
-# Identity and grouping, read by MLflow (see the package README).
+# Identity and grouping (OpenTelemetry's user and session conventions).
 USER_ID = "user.id"
 SESSION_ID = "session.id"
-MLFLOW_TRACE_USER = "mlflow.trace.user"
-MLFLOW_TRACE_SESSION = "mlflow.trace.session"
-MLFLOW_TRACE_TAG_PREFIX = "mlflow.traceTag."
-MLFLOW_SPAN_TYPE = "mlflow.spanType"
+
+# What only the LiteLLM proxy knows: the key the request authenticated with (its hash, never
+# the key), its team, user and organisation, and the end user it named.
+PROXY_KEY_HASH = "litellm.proxy.key.hash"
+PROXY_KEY_ALIAS = "litellm.proxy.key.alias"
+PROXY_TEAM_ID = "litellm.proxy.team.id"
+PROXY_TEAM_ALIAS = "litellm.proxy.team.alias"
+PROXY_USER_ID = "litellm.proxy.user.id"
+PROXY_ORG_ID = "litellm.proxy.org.id"
+PROXY_ORG_ALIAS = "litellm.proxy.org.alias"
+PROXY_END_USER = "litellm.proxy.end_user"
+LITELLM_CALL_ID = "litellm.call_id"
+# The instrumentation scope of the proxy callback's spans (whose request tags come from clients).
+PROXY_SCOPE = "otel_bridge.proxy"
+
+# The attributes that carry message content: stripped from the spans bound for a destination
+# whose content policy says no.
+CONTENT_ATTRIBUTES: frozenset[str] = frozenset(
+    {
+        INPUT_MESSAGES,
+        OUTPUT_MESSAGES,
+        SYSTEM_INSTRUCTIONS,
+        TOOL_DEFINITIONS,
+        TOOL_CALL_ARGUMENTS,
+        TOOL_CALL_RESULT,
+        _gen_ai.GEN_AI_RETRIEVAL_QUERY_TEXT,
+        _gen_ai.GEN_AI_RETRIEVAL_DOCUMENTS,
+        SPAN_INPUT,
+        SPAN_OUTPUT,
+    }
+)
