@@ -58,7 +58,7 @@ def sync_wrapper(op: Operation, settings: Settings, router: bool = False) -> Wra
             return wrapped(*args, **kwargs)
         if not settings.enabled or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        call = start_call(op, settings, args, kwargs, router)
+        call = start_call(op, settings, args, kwargs, router, instance)
         if call is None:
             return wrapped(*args, **kwargs)
         token = ACTIVE_CALL.set(call)
@@ -88,7 +88,7 @@ def async_wrapper(op: Operation, settings: Settings, router: bool = False) -> Wr
             return await wrapped(*args, **kwargs)
         if not settings.enabled or not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
-        call = start_call(op, settings, args, kwargs, router)
+        call = start_call(op, settings, args, kwargs, router, instance)
         if call is None:
             return await wrapped(*args, **kwargs)
         token = ACTIVE_CALL.set(call)

@@ -24,13 +24,13 @@ from opentelemetry.trace import Tracer, TracerProvider
 
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.keys import SCHEMA_URL
 from otel_bridge.proxy import lifecycle
 from otel_bridge.proxy.event import read_event
 from otel_bridge.proxy.spans import emit_span
 
 TRACER_NAME = "otel_bridge.proxy"
 _VERSION = "0.1.0"
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 
 
 class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
@@ -55,7 +55,7 @@ class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
         if tracer_provider is None:
             tracer_provider = self._configure(capture_content)
         self.tracer: Tracer | None = (
-            trace.get_tracer(TRACER_NAME, _VERSION, tracer_provider, schema_url=_SCHEMA_URL)
+            trace.get_tracer(TRACER_NAME, _VERSION, tracer_provider, schema_url=SCHEMA_URL)
             if tracer_provider is not None
             else None
         )
