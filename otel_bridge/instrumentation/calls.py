@@ -172,9 +172,9 @@ class LLMCall:
             if isinstance(model_id, str) and model_id:
                 attrs[keys.LITELLM_MODEL_ID] = model_id
 
-    def end_with_response(self, response: Any) -> None:
+    def end_with_response(self, response: Any, record_metrics: bool = True) -> None:
         if not self.recording:
-            if self.settings.metrics is not None:  # a span sampled out still counts
+            if record_metrics and self.settings.metrics is not None:  # sampled out still counts
                 attrs: dict[str, Any] = {}
                 try:
                     usage_attributes(attrs, field(response, "usage"), self.kind)
@@ -193,7 +193,8 @@ class LLMCall:
             self.span.set_attributes(attrs)
         except Exception:
             record_error("response_attributes")
-        self.record_metrics(attrs)
+        if record_metrics:
+            self.record_metrics(attrs)
         self._end()
 
     def end_with_attributes(
