@@ -4,6 +4,7 @@ the proxy callback) and the destinations that read them.
 The GenAI semantic conventions first; where they are silent, ``litellm.*`` names. Nothing here is
 a destination's dialect: MLflow's own keys are derived from these by the MLflow destination
 (:mod:`otel_bridge.exporters.mlflow.dialect`), so an OTLP backend receives the conventions only.
+``tests/conventions/`` checks every name and type emitted against the conventions' registry.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from __future__ import annotations
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import server_attributes as _server
+
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.45.0"
+"""The schema of every scope the bridge emits with (LiteLLM calls, ``trace`` steps, the proxy):
+semconv 1.45, the base of the GenAI conventions' first release (semantic-conventions-genai
+v0.1.0), which defines the names below (``gen_ai.usage.cache_write.input_tokens``, int
+``gen_ai.request.top_k``)."""
 
 OPERATION_NAME = _gen_ai.GEN_AI_OPERATION_NAME
 PROVIDER_NAME = _gen_ai.GEN_AI_PROVIDER_NAME
@@ -34,7 +41,9 @@ RESPONSE_TIME_TO_FIRST_CHUNK = _gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 USAGE_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_INPUT_TOKENS
 USAGE_OUTPUT_TOKENS = _gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
 USAGE_CACHE_READ_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
-USAGE_CACHE_CREATION_INPUT_TOKENS = _gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+# renamed from gen_ai.usage.cache_creation.input_tokens (semantic-conventions-genai #440);
+# opentelemetry-semantic-conventions 0.66b2 does not have the new name yet
+USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 USAGE_REASONING_OUTPUT_TOKENS = _gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
 EMBEDDINGS_DIMENSION_COUNT = _gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
 CONVERSATION_ID = _gen_ai.GEN_AI_CONVERSATION_ID
@@ -42,6 +51,8 @@ AGENT_NAME = _gen_ai.GEN_AI_AGENT_NAME
 TOOL_NAME = _gen_ai.GEN_AI_TOOL_NAME
 TOOL_TYPE = _gen_ai.GEN_AI_TOOL_TYPE
 TOOL_CALL_ID = _gen_ai.GEN_AI_TOOL_CALL_ID
+TOOL_DESCRIPTION = _gen_ai.GEN_AI_TOOL_DESCRIPTION
+TOKEN_TYPE = _gen_ai.GEN_AI_TOKEN_TYPE  # metrics only
 
 # Content: written only when content capture is on.
 INPUT_MESSAGES = _gen_ai.GEN_AI_INPUT_MESSAGES

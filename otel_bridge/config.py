@@ -31,6 +31,8 @@ _logger = logging.getLogger(__name__)
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 OTLP_TRACES_PATH = "/v1/traces"
+OTLP_METRICS_PATH = "/v1/metrics"
+_SIGNAL_PATHS = {"TRACES": OTLP_TRACES_PATH, "METRICS": OTLP_METRICS_PATH}
 MLFLOW_PORT = 5000
 MLFLOW_EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 EMBEDDED_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own default, so `mlflow ui` finds it
@@ -131,6 +133,15 @@ class Ineffective(NamedTuple):
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """The GenAI client metrics' OTLP destination and how often they are exported."""
+
+    otlp: OtlpSettings
+    interval_millis: int = 60000
+    timeout_millis: int = 30000
+
+
+@dataclass(frozen=True)
 class Settings:
     disabled: bool = False
     service_name: str | None = None
@@ -141,6 +152,7 @@ class Settings:
     batch: BatchSettings = BatchSettings()
     shutdown_timeout: float = 5.0
     spool: SpoolSettings = SpoolSettings(enabled=False)
+    metrics: MetricsSettings | None = None
     ineffective: tuple[Ineffective, ...] = ()  # set, but without effect: worth a warning
 
 
@@ -201,6 +213,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         batch=_batch(env),
         shutdown_timeout=shutdown_timeout,
         spool=_spool(env, given),
+        metrics=_metrics(env),
     )
     return replace(settings, ineffective=ineffective_variables(env, settings))
 
@@ -272,12 +285,39 @@ def _header_mapping(option: str, value: object) -> dict[str, str]:
 # --- OTLP -----------------------------------------------------------------------------
 
 
-def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
-    signal_var, generic_var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+def _metrics(env: Mapping[str, str]) -> MetricsSettings | None:
+    """``OTEL_METRICS_EXPORTER``: ``otlp`` (the default when an OTLP endpoint for metrics is set:
+    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT``) or ``none``."""
+    raw = env.get("OTEL_METRICS_EXPORTER", "").strip()
+    names = _comma_list(raw) if raw else set()
+    unknown = names - {"otlp", "none"}
+    if unknown:
+        raise ConfigError(
+            "OTEL_METRICS_EXPORTER",
+            raw,
+            f"unknown exporter {sorted(unknown)[0]!r}; use otlp or none (for Prometheus, "
+            "send OTLP to a Collector with a prometheus exporter: collector-config/)",
+        )
+    if names == {"none"}:
+        return None
+    otlp = _otlp(env, explicit="otlp" in names, kind="METRICS")
+    if otlp is None:
+        return None
+    return MetricsSettings(
+        otlp=otlp,
+        interval_millis=_positive_int(env, "OTEL_METRIC_EXPORT_INTERVAL", 60000),
+        timeout_millis=_positive_int(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000),
+    )
+
+
+def _otlp(env: Mapping[str, str], *, explicit: bool, kind: str = "TRACES") -> OtlpSettings | None:
+    """The OTLP settings of signal ``kind`` (``TRACES`` or ``METRICS``): its own variables
+    (``OTEL_EXPORTER_OTLP_<SIGNAL>_*``) first, then the generic ones."""
+    signal_var, generic_var = f"OTEL_EXPORTER_OTLP_{kind}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
     signal = env.get(signal_var, "").strip()
     generic = env.get(generic_var, "").strip()
     protocol_var, protocol_value = _first_set(
-        env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+        env, f"OTEL_EXPORTER_OTLP_{kind}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
     )
     if protocol_value and protocol_value not in PROTOCOLS:
         hint = (
@@ -300,23 +340,23 @@ def _otlp(env: Mapping[str, str], *, explicit: bool) -> OtlpSettings | None:
         protocol: Protocol = protocol_value  # type: ignore[assignment]
         reason = f"{protocol_var}={protocol_value}"
     else:
-        protocol, reason = _infer_protocol(url)
-    endpoint = _otlp_endpoint(url, protocol, generic=url_var == generic_var)
-    headers = _headers(env)
+        protocol, reason = _infer_protocol(url, _SIGNAL_PATHS[kind])
+    endpoint = _otlp_endpoint(url, protocol, generic=url_var == generic_var, signal=kind)
+    headers = _headers(env, kind)
     otlp = OtlpSettings(
         endpoint=endpoint,
         protocol=protocol,
         protocol_reason=reason,
         headers=headers,
         timeout=_positive_float_pair(
-            env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", 10.0
+            env, f"OTEL_EXPORTER_OTLP_{kind}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", 10.0
         ),
-        compression=_compression(env),
-        certificate=_file_pair(env, "CERTIFICATE"),
-        client_certificate=_file_pair(env, "CLIENT_CERTIFICATE"),
-        client_key=_file_pair(env, "CLIENT_KEY"),
+        compression=_compression(env, kind),
+        certificate=_file_pair(env, "CERTIFICATE", kind),
+        client_certificate=_file_pair(env, "CLIENT_CERTIFICATE", kind),
+        client_key=_file_pair(env, "CLIENT_KEY", kind),
         insecure=_optional_bool_pair(
-            env, "OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"
+            env, f"OTEL_EXPORTER_OTLP_{kind}_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"
         ),
     )
     if not url and not explicit:
@@ -352,7 +392,7 @@ def _check_url(var: str, url: str) -> None:
         raise ConfigError(var, url, "needs a port, e.g. :4317 for OTLP/gRPC or :4318 for OTLP/HTTP")
 
 
-def _infer_protocol(url: str) -> tuple[Protocol, str]:
+def _infer_protocol(url: str, path: str = OTLP_TRACES_PATH) -> tuple[Protocol, str]:
     if not url:
         return "grpc", "no endpoint set; the OTLP default is gRPC on localhost:4317"
     parts = urlsplit(url)
@@ -360,26 +400,27 @@ def _infer_protocol(url: str) -> tuple[Protocol, str]:
         return "grpc", f"port {OTLP_GRPC_PORT} is the OTLP/gRPC port"
     if parts.port == OTLP_HTTP_PORT:
         return "http/protobuf", f"port {OTLP_HTTP_PORT} is the OTLP/HTTP port"
-    if parts.path.rstrip("/").endswith(OTLP_TRACES_PATH):
-        return "http/protobuf", f"the path ends in {OTLP_TRACES_PATH}"
+    if parts.path.rstrip("/").endswith(path):
+        return "http/protobuf", f"the path ends in {path}"
     return "grpc", "no protocol variable, port or path says otherwise"
 
 
-def _otlp_endpoint(url: str, protocol: Protocol, *, generic: bool) -> str:
+def _otlp_endpoint(url: str, protocol: Protocol, *, generic: bool, signal: str = "TRACES") -> str:
+    path = _SIGNAL_PATHS[signal]
     if protocol == "grpc":
         if not url:
             return f"http://localhost:{OTLP_GRPC_PORT}"
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}"  # gRPC has no path
     if not url:
-        return f"http://localhost:{OTLP_HTTP_PORT}{OTLP_TRACES_PATH}"
+        return f"http://localhost:{OTLP_HTTP_PORT}{path}"
     if generic:
-        return url.rstrip("/") + OTLP_TRACES_PATH
+        return url.rstrip("/") + path
     return url
 
 
-def _headers(env: Mapping[str, str]) -> dict[str, str]:
-    var, raw = _first_set(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+def _headers(env: Mapping[str, str], signal: str = "TRACES") -> dict[str, str]:
+    var, raw = _first_set(env, f"OTEL_EXPORTER_OTLP_{signal}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
     return parse_headers(var, raw) if raw else {}
 
 
@@ -415,9 +456,9 @@ def mask_header_list(raw: str) -> str:
     return ",".join(_masked_entry(item) for item in raw.split(","))
 
 
-def _compression(env: Mapping[str, str]) -> str | None:
+def _compression(env: Mapping[str, str], signal: str = "TRACES") -> str | None:
     var, value = _first_set(
-        env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"
+        env, f"OTEL_EXPORTER_OTLP_{signal}_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"
     )
     if not value:
         return None
@@ -426,9 +467,9 @@ def _compression(env: Mapping[str, str]) -> str | None:
     return None if value.lower() == "none" else value.lower()
 
 
-def _file_pair(env: Mapping[str, str], suffix: str) -> str | None:
+def _file_pair(env: Mapping[str, str], suffix: str, signal: str = "TRACES") -> str | None:
     var, value = _first_set(
-        env, f"OTEL_EXPORTER_OTLP_TRACES_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}"
+        env, f"OTEL_EXPORTER_OTLP_{signal}_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}"
     )
     if not value:
         return None

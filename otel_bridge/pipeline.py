@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import wrapt
 from opentelemetry import trace
@@ -44,6 +45,9 @@ from otel_bridge.exporters.stats import (
 )
 from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.spool import Spool, destination_directory
+
+if TYPE_CHECKING:
+    from otel_bridge import pipeline_metrics
 
 _logger = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class Bridge:
         self._is_shut_down = False
         # LiteLLM calls' content, serialised by the destinations that receive content
         self.content_registry: ContentRegistry | None = None
+        self.metrics: pipeline_metrics.MetricsPipeline | None = None  # set by configure()
         if provider is None:  # OTEL_SDK_DISABLED
             return
         destinations = _build_destinations(settings)
@@ -300,7 +305,13 @@ def configure(**overrides: object) -> Bridge:
         bridge = Bridge(settings, provider)  # raises ConfigError before anything is installed
         if provider is not trace.get_tracer_provider():
             trace.set_tracer_provider(provider)
-        _instrument_litellm(provider, settings, bridge.content_registry)
+        if settings.metrics is not None:  # imported only then: the SDK's metrics cost start-up
+            from otel_bridge import pipeline_metrics
+
+            bridge.metrics = pipeline_metrics.start(
+                settings.metrics, provider.resource, settings.shutdown_timeout
+            )
+        _instrument_litellm(provider, settings, bridge.content_registry, bridge.metrics)
         atexit.register(bridge.shutdown)
         _flush_in_multiprocessing_children(bridge)
         _bridge = bridge
@@ -383,7 +394,10 @@ def _tracer_provider(settings: Settings) -> TracerProvider:
 
 
 def _instrument_litellm(
-    provider: TracerProvider, settings: Settings, registry: ContentRegistry | None
+    provider: TracerProvider,
+    settings: Settings,
+    registry: ContentRegistry | None,
+    metrics: pipeline_metrics.MetricsPipeline | None = None,
 ) -> None:
     """Instrument LiteLLM now if the app imported it, else the moment it does:
     importing LiteLLM takes seconds, and a process that never uses it should not pay."""
@@ -396,6 +410,7 @@ def _instrument_litellm(
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(
                     tracer_provider=provider,
+                    meter_provider=metrics.provider if metrics is not None else None,
                     capture_content=settings.content.any,
                     _content_registry=registry,
                 )

@@ -515,3 +515,84 @@ def test_server_credentials_with_the_embedded_store_are_listed():
         ("MLFLOW_TRACKING_TOKEN", "***", why),
         ("MLFLOW_TRACKING_INSECURE_TLS", "true", why),
     ]
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "endpoint", "protocol"),
+    [
+        ({}, None, None),  # no endpoint: metrics off
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, None, None),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"},
+            "http://c:4318/v1/metrics",
+            "http/protobuf",
+        ),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317"}, "http://c:4317", "grpc"),
+        (
+            {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m:9000/v1/metrics"},
+            "http://m:9000/v1/metrics",
+            "http/protobuf",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            },
+            "http://c:4318",
+            "grpc",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "none"},
+            None,
+            None,
+        ),
+        ({"OTEL_METRICS_EXPORTER": "otlp"}, "http://localhost:4317", "grpc"),
+    ],
+)
+def test_metrics_destination(env, endpoint, protocol):
+    metrics = load_settings(env).metrics
+    if endpoint is None:
+        assert metrics is None
+        return
+    assert metrics is not None
+    assert (metrics.otlp.endpoint, metrics.otlp.protocol) == (endpoint, protocol)
+
+
+def test_metrics_headers_interval_and_timeout_are_their_own():
+    metrics = load_settings(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+            "OTEL_EXPORTER_OTLP_HEADERS": "a=1",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "b=2",
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "3",
+            "OTEL_METRIC_EXPORT_INTERVAL": "1500",
+        }
+    ).metrics
+    assert metrics is not None
+    assert metrics.otlp.headers == {"b": "2"}
+    assert metrics.otlp.timeout == 3.0
+    assert metrics.interval_millis == 1500
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"OTEL_METRICS_EXPORTER": "prometheus"}, "OTEL_METRICS_EXPORTER"),
+        (
+            {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "collector:4317"},
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRIC_EXPORT_INTERVAL": "-1"},
+            "OTEL_METRIC_EXPORT_INTERVAL",
+        ),
+    ],
+)
+def test_bad_metrics_values_name_the_variable(env, variable):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert caught.value.variable == variable

@@ -33,7 +33,12 @@ EXPECTED = {
     "otlp_grpc_port": 4317,
     "otlp_http_port": 4318,
     "traces_path": "/v1/traces",
+    "metrics_path": "/v1/metrics",
 }
+PROMETHEUS_SERVICE = "prometheus"
+PROMETHEUS_PORT = 9090
+PROMETHEUS_CONFIG = COLLECTOR_DIR / "prometheus.yml"
+PULL_EXPORTERS = {"prometheus"}  # scraped, so nothing to retry or queue
 JAEGER_UI_PORT = 16686
 ZIPKIN_PORT = 9411
 COLLECTOR_SERVICE = "otel-collector"
@@ -53,6 +58,7 @@ _MISSING = object()
         ("OTLP_GRPC_PORT", "otlp_grpc_port"),
         ("OTLP_HTTP_PORT", "otlp_http_port"),
         ("OTLP_TRACES_PATH", "traces_path"),
+        ("OTLP_METRICS_PATH", "metrics_path"),
         ("MLFLOW_PORT", "mlflow_port"),
     ],
 )
@@ -162,6 +168,8 @@ def _pipeline_components(config: dict[str, Any]):
 def _exporter_urls(config: dict[str, Any]) -> dict[str, str]:
     urls = {}
     for name, exporter in config["exporters"].items():
+        if name.split("/")[0] in PULL_EXPORTERS:
+            continue  # where it listens, not where it sends
         exporter = exporter or {}
         url = exporter.get("traces_endpoint") or exporter.get("endpoint")
         if url:
@@ -258,6 +266,8 @@ def test_every_exporter_retries_and_queues_persistently(collector_config) -> Non
     name, config = collector_config
     enabled = set(config["service"]["extensions"])
     for exporter_name, exporter in config["exporters"].items():
+        if exporter_name.split("/")[0] in PULL_EXPORTERS:
+            continue
         assert exporter["retry_on_failure"]["enabled"] is True, f"{name}: {exporter_name}"
         queue = exporter["sending_queue"]
         assert queue.get("enabled", True) is True, f"{name}: {exporter_name} queue disabled"
@@ -497,10 +507,17 @@ def test_demo_sends_to_the_collector(services) -> None:
     command = " ".join(_as_list(demo["command"]))
     assert "pip install" in command and "/src" in command and "otel-bridge demo" in command
     env = _environment(demo)
-    endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+    # the generic endpoint: traces and GenAI metrics both go to the Collector
+    endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert endpoint.hostname == COLLECTOR_SERVICE
     assert endpoint.port == EXPECTED["otlp_grpc_port"]
-    assert env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == "grpc"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    from otel_bridge.config import load_settings
+
+    settings = load_settings({k: v for k, v in env.items() if k.startswith("OTEL_")})
+    assert settings.otlp is not None and settings.metrics is not None
+    assert urlsplit(settings.otlp.endpoint).hostname == COLLECTOR_SERVICE
+    assert urlsplit(settings.metrics.otlp.endpoint).hostname == COLLECTOR_SERVICE
     assert env["OTEL_SERVICE_NAME"] == "otel-bridge-demo"
     mlflow = urlsplit(env["MLFLOW_TRACKING_URI"])
     assert (mlflow.hostname, mlflow.port) == (MLFLOW_SERVICE, EXPECTED["mlflow_port"])
@@ -581,3 +598,39 @@ def test_readme_ports_agree_with_compose() -> None:
     if "docker compose" not in README.read_text(encoding="utf-8"):
         pytest.skip("README.md does not describe the compose stack")
     _check_doc_ports(README)
+
+
+# --- metrics: apps -> Collector -> Prometheus ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["agent.yaml", "gateway.yaml"])
+def test_collector_has_a_metrics_pipeline_to_a_prometheus_exporter(name: str) -> None:
+    config = _load(COLLECTOR_DIR / name)
+    pipeline = config["service"]["pipelines"]["metrics"]
+    assert pipeline["receivers"] == ["otlp"]  # the same OTLP ports the apps send traces to
+    assert pipeline["processors"][0] == "memory_limiter"
+    [exporter] = pipeline["exporters"]
+    assert exporter.split("/")[0] == "prometheus"
+    settings = config["exporters"][exporter]
+    assert settings["endpoint"].startswith("0.0.0.0:"), "a scraper outside the container"
+    assert settings["resource_to_telemetry_conversion"]["enabled"] is True  # service.name label
+
+
+def test_prometheus_scrapes_the_collectors_metrics_exporter(agent, services) -> None:
+    prometheus = services[PROMETHEUS_SERVICE]
+    assert prometheus["image"].startswith("prom/prometheus:v")
+    assert _published_ports(prometheus).get(PROMETHEUS_PORT) == PROMETHEUS_PORT
+    config_path = _option(_as_list(prometheus["command"]), "--config.file")
+    mounts = {target: source for source, target in _volume_mounts(prometheus)}
+    assert config_path in mounts, f"{config_path} is not mounted"
+    assert (REPO / mounts[config_path]).resolve() == PROMETHEUS_CONFIG.resolve()
+    scrape = _load(PROMETHEUS_CONFIG)
+    targets = [
+        target
+        for job in scrape["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    ]
+    exporter_port = agent["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1]
+    assert f"{COLLECTOR_SERVICE}:{exporter_port}" in targets
+    assert COLLECTOR_SERVICE in _depends_on(prometheus)

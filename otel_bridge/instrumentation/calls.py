@@ -13,9 +13,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import ContentRegistry, PendingContent
+from otel_bridge.instrumentation.agents import note_provider
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
+from otel_bridge.instrumentation.fields import field
+from otel_bridge.instrumentation.metrics import GenAIMetrics
 from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
 from otel_bridge.instrumentation.providers import resolve_model
 from otel_bridge.instrumentation.request import (
@@ -25,7 +28,12 @@ from otel_bridge.instrumentation.request import (
     set_server,
     start_attributes,
 )
-from otel_bridge.instrumentation.response import hidden_params, response_attributes
+from otel_bridge.instrumentation.response import (
+    hidden_params,
+    response_attributes,
+    usage_attributes,
+)
+from otel_bridge.instrumentation.router import start_attributes as router_start_attributes
 from otel_bridge.redaction import call_secrets, redact_url
 
 _MAX_ATTEMPTS_KEPT = 8
@@ -39,7 +47,7 @@ class Settings:
     """What the wrappers need, fixed at ``instrument()`` time. With a ``registry`` (the bridge's
     pipeline) captured content is serialised by the destinations' workers, not by the call."""
 
-    __slots__ = ("capture", "enabled", "max_length", "registry", "serialise", "tracer")
+    __slots__ = ("capture", "enabled", "max_length", "metrics", "registry", "serialise", "tracer")
 
     def __init__(
         self,
@@ -47,8 +55,10 @@ class Settings:
         capture: bool,
         max_length: int = DEFAULT_MAX_CONTENT_LENGTH,
         registry: ContentRegistry | None = None,
+        metrics: GenAIMetrics | None = None,
     ) -> None:
         self.tracer = tracer
+        self.metrics = metrics
         self.capture = capture
         self.max_length = max_length
         self.registry = registry if capture else None
@@ -68,6 +78,7 @@ class LLMCall:
         "router",
         "settings",
         "span",
+        "start_attrs",
         "start_ns",
     )
 
@@ -81,8 +92,10 @@ class LLMCall:
         router: bool,
         kwargs: dict[str, Any] | None = None,
         pending: PendingContent | None = None,
+        start_attrs: dict[str, Any] | None = None,
     ) -> None:
         self.span = span
+        self.start_attrs = start_attrs if start_attrs is not None else {}
         self.pending = pending
         self.kind = kind
         self.request = request
@@ -159,10 +172,18 @@ class LLMCall:
             if isinstance(model_id, str) and model_id:
                 attrs[keys.LITELLM_MODEL_ID] = model_id
 
-    def end_with_response(self, response: Any) -> None:
+    def end_with_response(self, response: Any, record_metrics: bool = True) -> None:
         if not self.recording:
+            if record_metrics and self.settings.metrics is not None:  # sampled out still counts
+                attrs: dict[str, Any] = {}
+                try:
+                    usage_attributes(attrs, field(response, "usage"), self.kind)
+                except Exception:
+                    record_error("response_attributes")
+                self.record_metrics(attrs)
             self._end()
             return
+        attrs = {}
         try:
             settings = self.settings
             attrs = response_attributes(
@@ -172,10 +193,16 @@ class LLMCall:
             self.span.set_attributes(attrs)
         except Exception:
             record_error("response_attributes")
+        if record_metrics:
+            self.record_metrics(attrs)
         self._end()
 
     def end_with_attributes(
-        self, attrs: dict[str, Any], hidden: dict[str, Any] | None = None
+        self,
+        attrs: dict[str, Any],
+        hidden: dict[str, Any] | None = None,
+        first_chunk_s: float | None = None,
+        chunk_gaps: tuple[float, ...] | list[float] = (),
     ) -> None:
         """End with attributes aggregated elsewhere (a stream) and LiteLLM's hidden params."""
         try:
@@ -183,15 +210,41 @@ class LLMCall:
             self.span.set_attributes(attrs)
         except Exception:
             record_error("stream_attributes")
+        self.record_metrics(attrs, None, first_chunk_s, chunk_gaps)
         self._end()
 
-    def end_with_error(self, exc: BaseException, attrs: dict[str, Any] | None = None) -> None:
+    def record_metrics(
+        self,
+        attrs: dict[str, Any],
+        error_type: str | None = None,
+        first_chunk_s: float | None = None,
+        chunk_gaps: tuple[float, ...] | list[float] = (),
+    ) -> None:
+        metrics = self.settings.metrics
+        if metrics is None:
+            return
+        try:
+            duration = (time.time_ns() - self.start_ns) / 1e9
+            metrics.record(self.start_attrs, attrs, duration, error_type, first_chunk_s, chunk_gaps)
+        except Exception:
+            record_error("metrics")
+
+    def end_with_error(
+        self,
+        exc: BaseException,
+        attrs: dict[str, Any] | None = None,
+        error_type: str | None = None,
+        first_chunk_s: float | None = None,
+    ) -> None:
+        """End as failed; ``error_type`` overrides the exception's class name (``_OTHER``)."""
+        error_type = error_type or type(exc).__qualname__
         if not self.recording:
+            self.record_metrics({}, error_type)
             self._end()
             return
         try:
             attrs = dict(attrs) if attrs else {}
-            attrs[keys.ERROR_TYPE] = type(exc).__qualname__
+            attrs[keys.ERROR_TYPE] = error_type
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and not isinstance(status, bool):
                 attrs[keys.HTTP_RESPONSE_STATUS_CODE] = status
@@ -200,6 +253,8 @@ class LLMCall:
             span.set_attributes(attrs)
         except Exception:
             record_error("error_attributes")
+            attrs = attrs or {}
+        self.record_metrics(attrs, error_type, first_chunk_s)
         try:
             record_exception(self.span, exc, self.secrets())
         except Exception:
@@ -232,19 +287,24 @@ def start_call(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     router: bool = False,
+    instance: Any = None,
 ) -> LLMCall | None:
-    """Open the span of a call; None (and the call goes on untraced) if that fails."""
+    """Open the span of a call (``instance``: the Router of a Router call); None (and the call
+    goes on untraced) if that fails."""
     try:
         # where the call's content goes: None to serialise it on the spot
         pending = PendingContent(settings.serialise) if settings.registry is not None else None
         attrs, request = start_attributes(
             op, args, kwargs, settings.capture, settings.max_length, router, pending
         )
+        if router and instance is not None and request.model:
+            router_start_attributes(attrs, instance, request.model)
+        note_provider(attrs.get(keys.PROVIDER_NAME))
         start_ns = time.time_ns()
         span = settings.tracer.start_span(
             request.span_name, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_ns
         )
-        return LLMCall(span, op.kind, request, settings, start_ns, router, kwargs, pending)
+        return LLMCall(span, op.kind, request, settings, start_ns, router, kwargs, pending, attrs)
     except Exception:
         record_error("request_attributes")
         return None

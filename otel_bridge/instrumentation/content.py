@@ -8,7 +8,8 @@ Shapes (semantic-conventions-genai ``gen-ai-input-messages.json`` / ``-output-me
                                               "arguments": {...}}]},
              {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
                                          "response": "..."}]}]
-    output: [{"role": "assistant", "parts": [...], "finish_reason": "stop"}]
+    output: [{"role": "assistant", "parts": [...]}]  (no "finish_reason": deprecated there, the
+            reasons are in gen_ai.response.finish_reasons)
     system: [{"type": "text", "content": "..."}]
     tools:  [{"type": "function", "name": "f", "description": "...", "parameters": {...}}]
 
@@ -42,8 +43,6 @@ TRUNCATION_MARKER = "…[truncated by otel-bridge: {removed} of {total} chars]"
 """Appended where text was cut; ``removed``/``total`` count characters."""
 
 _ELIDED = "[elided by otel-bridge: {size} bytes of base64 {mime}]"
-_FINISH_REASONS = {"tool_calls": "tool_call", "function_call": "tool_call"}
-
 
 _MAX_DEPTH = 32  # of a structure rebuilt when json refuses it
 _MAX_NODES = 10_000
@@ -450,14 +449,7 @@ def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     return result
 
 
-def output_finish_reason(reason: Any) -> str:
-    if not reason:
-        return "unknown"
-    reason = safe_str(reason)
-    return _FINISH_REASONS.get(reason, reason)
-
-
-def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
+def chat_output_message(message: Any) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     reasoning = field(message, "reasoning_content")
     if reasoning:
@@ -465,11 +457,7 @@ def chat_output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     parts.extend(_content_parts(field(message, "content")))
     for call in _sequence(field(message, "tool_calls")):
         parts.append(_tool_call_part(call))
-    return {
-        "role": field(message, "role") or "assistant",
-        "parts": parts,
-        "finish_reason": output_finish_reason(finish_reason),
-    }
+    return {"role": field(message, "role") or "assistant", "parts": parts}
 
 
 def tool_definitions(tools: Iterable[Any]) -> list[Any]:
@@ -531,7 +519,7 @@ def responses_input_messages(items: Any) -> list[dict[str, Any]]:
     return result
 
 
-def responses_output_messages(output: Any, finish_reason: str) -> list[dict[str, Any]]:
+def responses_output_messages(output: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for item in _sequence(output):
         kind = field(item, "type")
@@ -544,7 +532,7 @@ def responses_output_messages(output: Any, finish_reason: str) -> list[dict[str,
                 parts.append({"type": "reasoning", "content": field(summary, "text")})
         else:
             parts.append(_content_part(item))
-    return [{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]
+    return [{"role": "assistant", "parts": parts}]
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -568,4 +556,4 @@ def image_output_messages(data: Any) -> list[dict[str, Any]]:
         revised = field(image, "revised_prompt")
         if revised:
             parts.append({"type": "text", "content": revised})
-    return [{"role": "assistant", "parts": parts, "finish_reason": "stop"}]
+    return [{"role": "assistant", "parts": parts}]

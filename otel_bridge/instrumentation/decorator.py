@@ -38,7 +38,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_bridge import attributes as keys
 from otel_bridge.content_policy import content_policy_from_env
-from otel_bridge.instrumentation import runtime
+from otel_bridge.instrumentation import agents, runtime
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
@@ -57,7 +57,9 @@ def _tracer() -> Tracer:
     provider = runtime.tracer_provider
     cached = _cached
     if cached[0] is not provider or cached[1] is None:
-        cached[1] = otel_trace.get_tracer("otel_bridge.trace", "0.1.0", provider)
+        cached[1] = otel_trace.get_tracer(
+            "otel_bridge.trace", "0.1.0", provider, schema_url=keys.SCHEMA_URL
+        )
         cached[0] = provider
     return cached[1]
 
@@ -88,7 +90,7 @@ def _max_length() -> int:
 class _Step:
     """One traced step: how to name it, what to put on its span at start and at end."""
 
-    __slots__ = ("attributes", "capture", "name", "signature", "span_type")
+    __slots__ = ("attributes", "capture", "description", "name", "signature", "span_type")
 
     def __init__(
         self,
@@ -102,6 +104,10 @@ class _Step:
         self.attributes = dict(attributes) if attributes else None
         self.capture = capture
         self.signature: inspect.Signature | None = None
+        self.description: str | None = None  # a TOOL function's docstring, first line
+
+    def context(self, span: Span) -> otel_context.Context:
+        return agents.context_for(span, self.span_type == AGENT)
 
     def span_name(self, name: str) -> str:
         if self.span_type == AGENT:
@@ -122,6 +128,8 @@ class _Step:
                 attrs[keys.OPERATION_NAME] = "execute_tool"
                 attrs[keys.TOOL_NAME] = name
                 attrs[keys.TOOL_TYPE] = "function"
+                if self.description:
+                    attrs[keys.TOOL_DESCRIPTION] = self.description
                 call_id = kwargs.get("tool_call_id")
                 if call_id is not None:
                     attrs[keys.TOOL_CALL_ID] = str(call_id)
@@ -207,6 +215,9 @@ class _Step:
         except (TypeError, ValueError):
             self.signature = None
         name = self.default_name(func)
+        doc = inspect.getdoc(func)
+        if doc and doc.strip():
+            self.description = doc.strip().splitlines()[0].strip()
         step = self
 
         if inspect.isasyncgenfunction(func):
@@ -219,7 +230,7 @@ class _Step:
                 sent: Any = None
                 thrown: BaseException | None = None
                 while True:
-                    token = otel_context.attach(otel_trace.set_span_in_context(span))
+                    token = otel_context.attach(step.context(span))
                     try:
                         if thrown is not None:
                             item = await agen.athrow(thrown)
@@ -256,7 +267,7 @@ class _Step:
                 sent: Any = None
                 thrown: BaseException | None = None
                 while True:
-                    token = otel_context.attach(otel_trace.set_span_in_context(span))
+                    token = otel_context.attach(step.context(span))
                     try:
                         item = gen.throw(thrown) if thrown is not None else gen.send(sent)
                     except StopIteration as stop:
@@ -285,7 +296,7 @@ class _Step:
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 span = step.start(name, step.inputs_of(args, kwargs), kwargs)
-                token = otel_context.attach(otel_trace.set_span_in_context(span))
+                token = otel_context.attach(step.context(span))
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as exc:
@@ -301,7 +312,7 @@ class _Step:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             span = step.start(name, step.inputs_of(args, kwargs), kwargs)
-            token = otel_context.attach(otel_trace.set_span_in_context(span))
+            token = otel_context.attach(step.context(span))
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
@@ -328,7 +339,7 @@ class _Trace:
     def __enter__(self) -> Span:
         step = self._step
         span = step.start(step.name or step.span_type.lower(), None, {})
-        token = otel_context.attach(otel_trace.set_span_in_context(span))
+        token = otel_context.attach(step.context(span))
         self._active.append((span, token))
         return span
 

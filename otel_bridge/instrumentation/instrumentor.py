@@ -31,20 +31,23 @@ from typing import Any
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import TracerProvider, get_tracer
 
+from otel_bridge import attributes as keys
 from otel_bridge.content_policy import content_policy_from_env
 from otel_bridge.instrumentation import runtime
 from otel_bridge.instrumentation.calls import Settings
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.metrics import GenAIMetrics
 from otel_bridge.instrumentation.operations import OPERATIONS, Operation
 from otel_bridge.instrumentation.wrappers import make_wrapper
 from otel_bridge.redaction import install_log_scrubbing
 
 _INSTRUMENTS = ("litellm >= 1.74",)
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 _VERSION = "0.1.0"
+SCOPE_NAME = "otel_bridge.instrumentation.litellm"
 
 
 _MISSING = object()
@@ -117,7 +120,9 @@ def _router_operation(op: Operation, method: Any) -> Operation:
 class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """OpenTelemetry GenAI spans for every LiteLLM call.
 
-    ``instrument(tracer_provider=None, capture_content=None, max_content_length=None)``:
+    ``instrument(tracer_provider=None, meter_provider=None, capture_content=None,
+    max_content_length=None)``: the providers default to the global ones (the GenAI client
+    metrics go through the metrics API: without a MeterProvider they cost next to nothing);
     ``capture_content=None`` captures only when the content policy lets content reach the
     OTLP destination (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` or
     ``OTEL_BRIDGE_CONTENT_DESTINATIONS`` naming ``otlp``): without the bridge's pipeline no
@@ -135,6 +140,7 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self,
         *,
         tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
         capture_content: bool | None = None,
         max_content_length: int | None = None,
         **kwargs: Any,
@@ -142,6 +148,7 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Patch LiteLLM; a second call while instrumented does nothing."""
         super().instrument(
             tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
             capture_content=capture_content,
             max_content_length=max_content_length,
             **kwargs,
@@ -160,15 +167,14 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # content per destination, so capture only when the OTLP side may receive it.
             capture = content_policy_from_env().otlp
         max_length = kwargs.get("max_content_length") or DEFAULT_MAX_CONTENT_LENGTH
-        tracer = get_tracer(
-            "otel_bridge.instrumentation.litellm",
-            _VERSION,
-            tracer_provider,
-            schema_url=_SCHEMA_URL,
+        tracer = get_tracer(SCOPE_NAME, _VERSION, tracer_provider, schema_url=keys.SCHEMA_URL)
+        meter = get_meter(
+            SCOPE_NAME, _VERSION, kwargs.get("meter_provider"), schema_url=keys.SCHEMA_URL
         )
         # otel_bridge.configure(): its destinations' workers serialise the content
         registry = kwargs.get("_content_registry")
-        settings = Settings(tracer, bool(capture), int(max_length), registry)
+        metrics = GenAIMetrics(meter)
+        settings = Settings(tracer, bool(capture), int(max_length), registry, metrics)
         self._settings = settings
         self._patches = []
         runtime.tracer_provider = tracer_provider

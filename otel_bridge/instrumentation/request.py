@@ -26,12 +26,13 @@ from otel_bridge.instrumentation.providers import (
     server_of,
 )
 
-_FLOAT_PARAMS = (
-    ("temperature", keys.REQUEST_TEMPERATURE),
-    ("top_p", keys.REQUEST_TOP_P),
-    ("top_k", keys.REQUEST_TOP_K),
-    ("frequency_penalty", keys.REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", keys.REQUEST_PRESENCE_PENALTY),
+_NUMBER_PARAMS = (
+    ("temperature", keys.REQUEST_TEMPERATURE, float),
+    ("top_p", keys.REQUEST_TOP_P, float),
+    ("frequency_penalty", keys.REQUEST_FREQUENCY_PENALTY, float),
+    ("presence_penalty", keys.REQUEST_PRESENCE_PENALTY, float),
+    ("seed", keys.REQUEST_SEED, int),
+    ("top_k", keys.REQUEST_TOP_K, int),
 )
 _MAX_TOKENS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
@@ -120,10 +121,10 @@ def _number(value: Any, cast: type) -> Any:
 
 
 def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> None:
-    for name, key in _FLOAT_PARAMS:
+    for name, key, cast in _NUMBER_PARAMS:
         value = kwargs.get(name)
         if value is not None:
-            value = _number(value, float)
+            value = _number(value, cast)
             if value is not None:
                 attrs[key] = value
     for name in _MAX_TOKENS:
@@ -133,11 +134,6 @@ def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> Non
             if value is not None:
                 attrs[keys.REQUEST_MAX_TOKENS] = value
             break
-    seed = kwargs.get("seed")
-    if seed is not None:
-        seed = _number(seed, int)
-        if seed is not None:
-            attrs[keys.REQUEST_SEED] = seed
     stop = kwargs.get("stop")
     if isinstance(stop, str):
         if stop:

@@ -51,7 +51,7 @@ def usage_attributes(attrs: dict[str, Any], usage: Any, kind: str) -> None:
     if created is None and details is not None:
         created = _int(field(details, "cache_creation_tokens"))
     if created is not None:
-        attrs[keys.USAGE_CACHE_CREATION_INPUT_TOKENS] = created
+        attrs[keys.USAGE_CACHE_WRITE_INPUT_TOKENS] = created
     out_details = field(usage, "completion_tokens_details") or field(usage, "output_tokens_details")
     reasoning = _int(field(out_details, "reasoning_tokens")) if out_details is not None else None
     if reasoning is not None:
@@ -92,20 +92,29 @@ def _responses_finish_reason(response: Any) -> str:
 
 
 def _chat_output(choices: Any) -> list[dict[str, Any]]:
-    return [
-        content.chat_output_message(field(c, "message"), field(c, "finish_reason")) for c in choices
-    ]
+    return [content.chat_output_message(field(c, "message")) for c in choices]
 
 
 def _text_output(choices: Any) -> list[dict[str, Any]]:
     return [
-        {
-            "role": "assistant",
-            "parts": content.text_parts(field(c, "text") or ""),
-            "finish_reason": content.output_finish_reason(field(c, "finish_reason")),
-        }
-        for c in choices
+        {"role": "assistant", "parts": content.text_parts(field(c, "text") or "")} for c in choices
     ]
+
+
+def provider_response_id(response_id: str) -> str:
+    """The provider's own id of a Responses API response: LiteLLM hands the caller
+    ``resp_<base64 of "litellm:custom_llm_provider:...;model_id:...;response_id:<id>">`` (to route a
+    follow-up call to the same deployment); its own decoder gives the id back."""
+    if not response_id.startswith("resp_"):
+        return response_id
+    try:
+        from litellm.responses.utils import ResponsesAPIRequestUtils
+
+        decoded = ResponsesAPIRequestUtils.decode_responses_api_response_id(response_id)
+        original = decoded.get("response_id")
+    except Exception:
+        return response_id
+    return original if isinstance(original, str) and original else response_id
 
 
 def response_attributes(
@@ -120,6 +129,8 @@ def response_attributes(
     attrs: dict[str, Any] = {}
     response_id = field(response, "id")
     if isinstance(response_id, str) and response_id:
+        if kind == RESPONSES:
+            response_id = provider_response_id(response_id)
         attrs[keys.RESPONSE_ID] = safe_str(response_id)
     model = field(response, "model")
     if isinstance(model, str) and model:
@@ -145,7 +156,6 @@ def response_attributes(
                 pending,
                 content.responses_output_messages,
                 field(response, "output"),
-                reason,
             )
     elif kind == EMBEDDINGS:
         data = field(response, "data")

@@ -4,6 +4,12 @@ The span ends when the stream is exhausted, fails, is closed, or is garbage-coll
 carries the aggregate: finish reasons, usage, response id/model, time to first chunk and (when
 content is captured) the output messages. Per chunk the accumulators only append references to
 lists and dicts: no JSON, no copies.
+
+As opentelemetry-util-genai's stream wrapper does: a stream that breaks ends the span as an error
+(with ``gen_ai.response.finish_reasons=["error"]``); one closed early (``close()``, leaving its
+``with`` block) ends normally; one dropped without either (garbage-collected) ends as an error
+of type ``_OTHER``, "abandoned stream". The usage seen so far stays on the span; failed streams
+record no token-usage metric (the conventions: failed operations record none).
 """
 
 from __future__ import annotations
@@ -27,6 +33,15 @@ from otel_bridge.instrumentation.response import (
 
 _time_ns = time.time_ns
 _EMPTY: dict[str, Any] = {}
+_MAX_GAPS = 4096  # chunk intervals kept for gen_ai.client.operation.time_per_output_chunk
+OTHER_ERROR = "_OTHER"
+
+
+class AbandonedStreamError(Exception):
+    """A stream dropped before it was exhausted, closed or left (its span ends with this)."""
+
+    def __init__(self) -> None:
+        super().__init__("abandoned stream")
 
 
 class StreamState:
@@ -39,7 +54,9 @@ class StreamState:
         "done",
         "finish_reasons",
         "first_ns",
+        "gaps",
         "hidden_source",
+        "last_ns",
         "model",
         "reasoning",
         "response_id",
@@ -62,6 +79,9 @@ class StreamState:
         self.reasoning: dict[int, list[str]] = {}
         self.tools: dict[tuple[int, int], list[Any]] = {}
         self.hidden_source: Any = None
+        # chunk intervals (ns), only when metrics are recorded
+        self.gaps: list[int] | None = [] if call.settings.metrics is not None else None
+        self.last_ns = 0
 
     def on_chunk(self, chunk: Any) -> None:
         # The hot path, once per chunk: LiteLLM's ModelResponseStream keeps ``choices`` in
@@ -71,6 +91,8 @@ class StreamState:
         try:
             if not self.first_ns:
                 self._first_chunk(chunk)
+            elif self.gaps is not None:
+                self._gap()
             values = getattr(chunk, "__dict__", None)
             if values is None:
                 self._other_chunk(chunk)
@@ -103,10 +125,21 @@ class StreamState:
         except Exception:
             record_error("stream_chunk")
 
+    def _gap(self) -> None:
+        now = _time_ns()
+        gaps = self.gaps
+        if gaps is not None and len(gaps) < _MAX_GAPS:
+            gaps.append(now - self.last_ns)
+        self.last_ns = now
+
     def _first_chunk(self, chunk: Any) -> None:
-        self.first_ns = _time_ns()
+        self.first_ns = self.last_ns = _time_ns()
         self.response_id = field(chunk, "id")
-        self.model = field(chunk, "model")
+        # LiteLLM rewrites chunk.model to the model asked for; the model the server streamed is
+        # in the chunk's hidden params (provider_response_model)
+        hidden = hidden_params(chunk)
+        model = hidden.get("provider_response_model") if hidden else None
+        self.model = model if isinstance(model, str) and model else field(chunk, "model")
 
     def _other_chunk(self, chunk: Any) -> None:
         """A chunk that is not a pydantic/plain object (a dict, ...)."""
@@ -241,17 +274,11 @@ class StreamState:
                             "arguments": content._arguments("".join(pieces)),
                         }
                     )
-            messages.append(
-                {
-                    "role": "assistant",
-                    "parts": parts,
-                    "finish_reason": content.output_finish_reason(self.finish_reasons.get(index)),
-                }
-            )
+            messages.append({"role": "assistant", "parts": parts})
         return messages
 
-    def finish(self, exc: BaseException | None = None) -> None:
-        """End the span once: ``exc`` None for a normal end, close or abandonment."""
+    def finish(self, exc: BaseException | None = None, error_type: str | None = None) -> None:
+        """End the span once: ``exc`` None for a normal end or a close."""
         if self.done:
             return
         self.done = True
@@ -261,12 +288,20 @@ class StreamState:
             record_error("stream_attributes")
             attrs = {}
         self.capture = False  # the pieces may be serialised later: nothing may add to them
+        first = None
         if self.first_ns:
-            attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - self.call.start_ns) / 1e9
+            first = (self.first_ns - self.call.start_ns) / 1e9
+            attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = first
         if exc is None:
-            self.call.end_with_attributes(attrs, hidden_params(self.hidden_source))
-        else:
-            self.call.end_with_error(exc, attrs)
+            gaps = [gap / 1e9 for gap in self.gaps] if self.gaps else ()
+            self.call.end_with_attributes(attrs, hidden_params(self.hidden_source), first, gaps)
+            return
+        if not isinstance(exc, AbandonedStreamError):
+            attrs[keys.RESPONSE_FINISH_REASONS] = ["error"]
+        self.call.end_with_error(exc, attrs, error_type, first)
+
+    def abandon(self) -> None:
+        self.finish(AbandonedStreamError(), OTHER_ERROR)
 
 
 class ResponsesStreamState(StreamState):
@@ -281,7 +316,9 @@ class ResponsesStreamState(StreamState):
     def on_chunk(self, chunk: Any) -> None:
         try:
             if not self.first_ns:
-                self.first_ns = _time_ns()
+                self.first_ns = self.last_ns = _time_ns()
+            elif self.gaps is not None:
+                self._gap()
             kind = field(chunk, "type")
             if kind == "response.output_text.delta":
                 if self.capture:
@@ -389,7 +426,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __del__(self) -> None:
         state = getattr(self, "_self_state", None)
         if state is not None and not state.done:
-            state.finish(None)
+            state.abandon()
 
 
 def is_stream(result: Any) -> bool:

@@ -24,12 +24,15 @@ _set_span_in_context = trace.set_span_in_context
 
 def _succeed(call: LLMCall, result: Any, kwargs: dict[str, Any]) -> Any:
     """Hand the result back: a stream wrapped so the span lives on, anything else ends the span."""
+    streamed = False
     try:
-        if call.recording and kwargs.get("stream") and is_stream(result):
+        streamed = bool(kwargs.get("stream")) and is_stream(result)
+        if streamed and call.recording:
             return wrap_stream(call, result)
     except Exception:
         record_error("stream_wrap")
-    call.end_with_response(result)
+    # a stream left unproxied (its span is not recorded) has no end to measure: no metrics
+    call.end_with_response(result, record_metrics=not streamed)
     return result
 
 
@@ -58,7 +61,7 @@ def sync_wrapper(op: Operation, settings: Settings, router: bool = False) -> Wra
             return wrapped(*args, **kwargs)
         if not settings.enabled or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        call = start_call(op, settings, args, kwargs, router)
+        call = start_call(op, settings, args, kwargs, router, instance)
         if call is None:
             return wrapped(*args, **kwargs)
         token = ACTIVE_CALL.set(call)
@@ -88,7 +91,7 @@ def async_wrapper(op: Operation, settings: Settings, router: bool = False) -> Wr
             return await wrapped(*args, **kwargs)
         if not settings.enabled or not is_instrumentation_enabled():
             return await wrapped(*args, **kwargs)
-        call = start_call(op, settings, args, kwargs, router)
+        call = start_call(op, settings, args, kwargs, router, instance)
         if call is None:
             return await wrapped(*args, **kwargs)
         token = ACTIVE_CALL.set(call)

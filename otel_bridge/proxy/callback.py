@@ -23,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer, TracerProvider
 
 from otel_bridge import attributes as keys
+from otel_bridge.attributes import SCHEMA_URL
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.proxy import lifecycle
@@ -31,7 +32,6 @@ from otel_bridge.proxy.spans import emit_span
 
 TRACER_NAME = keys.PROXY_SCOPE
 _VERSION = "0.1.0"
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 
 
 class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
@@ -56,7 +56,7 @@ class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
         if tracer_provider is None:
             tracer_provider = self._configure(capture_content)
         self.tracer: Tracer | None = (
-            trace.get_tracer(TRACER_NAME, _VERSION, tracer_provider, schema_url=_SCHEMA_URL)
+            trace.get_tracer(TRACER_NAME, _VERSION, tracer_provider, schema_url=SCHEMA_URL)
             if tracer_provider is not None
             else None
         )

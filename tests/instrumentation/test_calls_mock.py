@@ -58,7 +58,6 @@ def test_completion_attributes(instrumented, exporter):
         {
             "role": "assistant",
             "parts": [{"type": "text", "content": "hello"}],
-            "finish_reason": "stop",
         }
     ]
 

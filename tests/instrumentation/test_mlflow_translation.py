@@ -54,7 +54,6 @@ def test_chat_span_is_a_chat_model_with_inputs_outputs_and_usage(instrumented, e
         {
             "role": "assistant",
             "parts": [{"type": "text", "content": "hello"}],
-            "finish_reason": "stop",
         }
     ]
     assert span.get_attribute("mlflow.chat.tokenUsage") == {

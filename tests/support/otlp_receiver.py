@@ -1,9 +1,11 @@
-"""A real OTLP trace receiver on loopback: gRPC (official service definitions) and OTLP/HTTP.
+"""A real OTLP receiver on loopback, traces and metrics: gRPC (official service definitions) and
+OTLP/HTTP (POST /v1/traces, /v1/metrics).
 
 with OtlpReceiver() as receiver:
     exporter = OTLPSpanExporter(endpoint=receiver.grpc_endpoint, insecure=True)
     ...
     [span] = receiver.wait_for_spans(1)
+    points = receiver.wait_for_histograms(lambda p: p.name == "gen_ai.client.operation.duration")
 
 with OtlpReceiver(tls=make_tls_files(tmp_path).server_tls()) as receiver:  # tests.support.tls
     ...  # both sides speak TLS (gRPC with TLS, https); grpc_endpoint / http_endpoint say https
@@ -24,6 +26,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -37,16 +44,19 @@ from .otlp_decode import (
     spans_from_request,
 )
 from .otlp_faults import Fault, FaultPlan
+from .otlp_metrics import HistogramPoint, histograms_from_request
 from .ports import LOOPBACK
 from .servers import ThreadedHttpServer
 
 if TYPE_CHECKING:
     from .tls import ServerTls
 
-__all__ = ["OtlpReceiver", "ReceivedRequest", "ReceivedSpan"]
+__all__ = ["HistogramPoint", "OtlpReceiver", "ReceivedRequest", "ReceivedSpan"]
 
 TRACES_PATH = "/v1/traces"
+METRICS_PATH = "/v1/metrics"
 SpanPredicate = Callable[[ReceivedSpan], bool]
+PointPredicate = Callable[[HistogramPoint], bool]
 
 
 class ReceivedRequest(NamedTuple):
@@ -71,6 +81,7 @@ class OtlpReceiver(ThreadedHttpServer):
         self.requests: list[ReceivedRequest] = []
         self.rejected_requests = 0
         self._spans: list[ReceivedSpan] = []
+        self._points: list[HistogramPoint] = []
         self._changed = threading.Condition()
         self._faults = FaultPlan()
         self._grpc_server: grpc.Server | None = None
@@ -79,6 +90,7 @@ class OtlpReceiver(ThreadedHttpServer):
     def start(self) -> OtlpReceiver:
         server = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="otlp-grpc"))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_MetricsService(self), server)
         if self.tls is None:
             self.grpc_port = server.add_insecure_port(f"{LOOPBACK}:0")
         else:
@@ -125,24 +137,67 @@ class OtlpReceiver(ThreadedHttpServer):
         self, count: int = 1, predicate: SpanPredicate | None = None, timeout: float = 15.0
     ) -> list[ReceivedSpan]:
         """The matching spans once at least `count` of them arrived; AssertionError on timeout."""
+
+        def matching() -> list[ReceivedSpan]:
+            return [s for s in self._spans if predicate is None or predicate(s)]
+
+        def received() -> str:
+            return (
+                f"received {len(self._spans)} span(s): "
+                f"{[(s.name, s.protocol, s.attributes) for s in self._spans]!r}; "
+                f"rejected requests: {self.rejected_requests}"
+            )
+
+        return self._wait(matching, count, timeout, "span(s)", received)
+
+    def histograms(self) -> list[HistogramPoint]:
+        """The newest point of each series (metric and attributes) received so far."""
+        with self._changed:
+            return self._newest_points()
+
+    def wait_for_histograms(
+        self, predicate: PointPredicate, count: int = 1, timeout: float = 15.0
+    ) -> list[HistogramPoint]:
+        """Newest points of the matching series once ``predicate`` holds for at least ``count``
+        of them (a cumulative series is sent again at every export: wait for what is expected,
+        e.g. ``p.count == 3``); AssertionError on timeout."""
+
+        def received() -> str:
+            return f"received: {[(p.name, p.attributes, p.count) for p in self._newest_points()]!r}"
+
+        def matching() -> list[HistogramPoint]:
+            return [p for p in self._newest_points() if predicate(p)]
+
+        return self._wait(matching, count, timeout, "histogram series", received)
+
+    def _newest_points(self) -> list[HistogramPoint]:
+        return list({point.key: point for point in self._points}.values())
+
+    def _wait(
+        self,
+        matching: Callable[[], list[Any]],
+        count: int,
+        timeout: float,
+        what: str,
+        received: Callable[[], str],
+    ) -> list[Any]:
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
-                matching = [s for s in self._spans if predicate is None or predicate(s)]
-                if len(matching) >= count:
-                    return matching
+                found = matching()
+                if len(found) >= count:
+                    return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(
-                        f"expected {count} matching span(s) within {timeout}s, got "
-                        f"{len(matching)}; received {len(self._spans)} span(s): "
-                        f"{[(s.name, s.protocol, s.attributes) for s in self._spans]!r}; "
-                        f"rejected requests: {self.rejected_requests}"
+                        f"expected {count} matching {what} within {timeout}s, got "
+                        f"{len(found)}; {received()}"
                     )
                 self._changed.wait(remaining)
 
     def clear(self) -> None:
         with self._changed:
+            self._points.clear()
             self._spans.clear()
             self.requests.clear()
             self.rejected_requests = 0
@@ -191,6 +246,40 @@ class OtlpReceiver(ThreadedHttpServer):
             self._spans.extend(spans)
             self._changed.notify_all()
 
+    def _record_metrics(self, protocol: Protocol, request: ExportMetricsServiceRequest) -> None:
+        points = histograms_from_request(request, protocol)
+        with self._changed:
+            self._points.extend(points)
+            self._changed.notify_all()
+
+
+def _grpc_headers(context: grpc.ServicerContext) -> dict[str, str]:
+    return {
+        key.lower(): value if isinstance(value, str) else value.hex()
+        for key, value in context.invocation_metadata()
+    }
+
+
+def _grpc_admit(receiver: OtlpReceiver, context: grpc.ServicerContext) -> None:
+    fault = receiver._admit()
+    if fault is not None:
+        trailing = fault.grpc_trailing_metadata()
+        if trailing:
+            context.set_trailing_metadata(trailing)
+        context.abort(fault.grpc_code, fault.message)
+
+
+class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self._receiver = receiver
+
+    def Export(  # name fixed by the proto service
+        self, request: ExportMetricsServiceRequest, context: grpc.ServicerContext
+    ) -> ExportMetricsServiceResponse:
+        _grpc_admit(self._receiver, context)
+        self._receiver._record_metrics("grpc", request)
+        return ExportMetricsServiceResponse()
+
 
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, receiver: OtlpReceiver) -> None:
@@ -199,16 +288,8 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(  # name fixed by the proto service
         self, request: ExportTraceServiceRequest, context: grpc.ServicerContext
     ) -> ExportTraceServiceResponse:
-        headers = {
-            key.lower(): value if isinstance(value, str) else value.hex()
-            for key, value in context.invocation_metadata()
-        }
-        fault = self._receiver._admit()
-        if fault is not None:
-            trailing = fault.grpc_trailing_metadata()
-            if trailing:
-                context.set_trailing_metadata(trailing)
-            context.abort(fault.grpc_code, fault.message)
+        headers = _grpc_headers(context)
+        _grpc_admit(self._receiver, context)
         self._receiver._record("grpc", headers, request)
         return ExportTraceServiceResponse()
 
@@ -242,9 +323,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?", 1)[0] != TRACES_PATH:
+        path = self.path.split("?", 1)[0]
+        if path not in (TRACES_PATH, METRICS_PATH):
             self._reply(404, b"not found", "text/plain")
             return
+        metrics = path == METRICS_PATH
         headers = {key.lower(): value for key, value in self.headers.items()}
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         is_json = content_type == "application/json"
@@ -252,7 +335,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             self._reply(415, f"unsupported content type {content_type!r}".encode(), "text/plain")
             return
         try:
-            request = _parse_body(body, headers.get("content-encoding", ""), is_json)
+            request = _parse_body(body, headers.get("content-encoding", ""), is_json, metrics)
         except (ValueError, DecodeError, OSError, zlib.error, json_format.ParseError) as error:
             self._reply(400, f"cannot decode OTLP request: {error}".encode(), "text/plain")
             return
@@ -266,6 +349,10 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                 extra["Retry-After"] = retry_after
             error_body = _encode(fault.rpc_status(), is_json)
             self._reply(fault.http_status, error_body, content_type, extra)
+            return
+        if isinstance(request, ExportMetricsServiceRequest):
+            receiver._record_metrics("http", request)
+            self._reply(200, _encode(ExportMetricsServiceResponse(), is_json), content_type)
             return
         receiver._record("http", headers, request)
         self._reply(200, _encode(ExportTraceServiceResponse(), is_json), content_type)
@@ -282,7 +369,9 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _parse_body(body: bytes, content_encoding: str, is_json: bool) -> ExportTraceServiceRequest:
+def _parse_body(
+    body: bytes, content_encoding: str, is_json: bool, metrics: bool = False
+) -> ExportTraceServiceRequest | ExportMetricsServiceRequest:
     encoding = content_encoding.strip().lower()
     if encoding == "gzip":
         body = gzip.decompress(body)
@@ -290,9 +379,14 @@ def _parse_body(body: bytes, content_encoding: str, is_json: bool) -> ExportTrac
         body = _inflate(body)
     elif encoding not in ("", "identity"):
         raise ValueError(f"unsupported Content-Encoding {content_encoding!r}")
-    if is_json:
+    if metrics:
+        request: Any = ExportMetricsServiceRequest()
+        if is_json:
+            return json_format.Parse(body or b"{}", request)
+    elif is_json:
         return request_from_otlp_json(json.loads(body or b"{}"))
-    request = ExportTraceServiceRequest()
+    else:
+        request = ExportTraceServiceRequest()
     request.ParseFromString(body)
     return request
 

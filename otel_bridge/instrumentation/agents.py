@@ -1,0 +1,43 @@
+"""``gen_ai.provider.name`` of an ``invoke_agent`` span the application's own code stands for.
+
+The conventions require the attribute on ``invoke_agent`` spans and define it as the provider
+"as identified by the instrumentation's best knowledge". An agent written with ``trace`` is the
+application's code, not a provider's service: the honest value is the provider its model calls
+go to. So the agent's span is put in the context with the span (``context_for``), and the first
+LiteLLM call made under it (at any depth: tools, chains) names its provider on it, unless the
+application declared one (``trace(span_type="AGENT", attributes={"gen_ai.provider.name": ...})``,
+which is also the only way to have it at span start, for samplers). An agent that made no model
+call carries none: there is no provider to name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, set_span_in_context
+
+from otel_bridge import attributes as keys
+
+_AGENT_SPAN = otel_context.create_key("otel_bridge.agent_span")
+
+
+def context_for(span: Span, agent: bool) -> otel_context.Context:
+    """The context with ``span`` current (and, for an agent, as the agent of what runs in it)."""
+    ctx = set_span_in_context(span)
+    if agent:
+        ctx = otel_context.set_value(_AGENT_SPAN, span, ctx)
+    return ctx
+
+
+def note_provider(provider: Any) -> None:
+    """A model call to ``provider`` starts: the enclosing agent's span takes it, if it has none."""
+    if not provider:
+        return
+    span = otel_context.get_value(_AGENT_SPAN)
+    if span is None or not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None)  # the SDK's span: set once, never overwrite
+    if attributes is not None and keys.PROVIDER_NAME in attributes:
+        return
+    span.set_attribute(keys.PROVIDER_NAME, provider)
