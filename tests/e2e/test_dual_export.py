@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -13,11 +14,18 @@ from tests.e2e.apps import TRACED_CALL_APP, base_env, run_app
 pytestmark = pytest.mark.e2e
 
 
-def mlflow_trace(client: MlflowClient, experiment_name: str, trace_id: str):
+def mlflow_trace(client: MlflowClient, experiment_name: str, trace_id: str, timeout: float = 90):
+    """The trace, once MLflow has it: a fresh server prices its first LLM span for 10-50 s, and
+    may store it after the app's request timed out."""
     experiment = client.get_experiment_by_name(experiment_name)
     assert experiment is not None, f"no experiment {experiment_name!r}"
-    traces = client.search_traces(locations=[experiment.experiment_id])
-    matching = [t for t in traces if t.info.trace_id == f"tr-{trace_id}"]
+    deadline = time.monotonic() + timeout
+    while True:
+        traces = client.search_traces(locations=[experiment.experiment_id])
+        matching = [t for t in traces if t.info.trace_id == f"tr-{trace_id}"]
+        if matching or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert matching, f"trace {trace_id} not in MLflow: {[t.info.trace_id for t in traces]}"
     return matching[0]
 
@@ -63,6 +71,9 @@ def test_one_trace_in_both_destinations(
     trace = mlflow_trace(MlflowClient(tracking_uri), service, trace_id)
     mlflow_spans = {s.name: s for s in trace.data.spans}
     assert set(mlflow_spans) == {"handle-request", "chat gpt-4o-mini"}
+    assert {name: s.span_id for name, s in mlflow_spans.items()} == {
+        name: s.span_id for name, s in by_name.items()
+    }
     chat = mlflow_spans["chat gpt-4o-mini"]
     assert chat.span_type == "CHAT_MODEL"
     assert chat.parent_id == mlflow_spans["handle-request"].span_id
