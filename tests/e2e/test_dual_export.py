@@ -64,6 +64,9 @@ def test_one_trace_in_both_destinations(
     trace = mlflow_trace(MlflowClient(tracking_uri), service, trace_id)
     mlflow_spans = {s.name: s for s in trace.data.spans}
     assert set(mlflow_spans) == {"handle-request", "chat gpt-4o-mini"}
+    assert {name: s.span_id for name, s in mlflow_spans.items()} == {
+        name: s.span_id for name, s in by_name.items()
+    }
     chat = mlflow_spans["chat gpt-4o-mini"]
     assert chat.span_type == "CHAT_MODEL"
     assert chat.parent_id == mlflow_spans["handle-request"].span_id
