@@ -18,12 +18,10 @@ over rounds.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -67,28 +65,44 @@ def commands(python: str) -> dict[str, list[str]]:
     }
 
 
+# The child is started by this small launcher (python -S), not by the harness itself: on exec,
+# Linux charges a process the RSS high-water mark of the memory it was forked with, so a child
+# forked straight from a large harness (or pytest) would report the harness's own size.
+_LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall_s": time.perf_counter() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
+               "rss_kib": usage.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
 def measure(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """Run ``argv`` once in ``cwd``: wall s, CPU s (user+sys), peak RSS MiB, exit code, and the
     JSON line the program printed, if any."""
     cwd.mkdir(parents=True, exist_ok=True)
+    usage_file = cwd / "usage.json"
     with open(cwd / "stdout", "wb") as out, open(cwd / "stderr", "wb") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
-        # wait4, not Popen.wait: the child's own rusage (RUSAGE_CHILDREN would be the max/sum
-        # over every child this harness ever waited for)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(usage_file), *argv]
+        subprocess.run(launcher, cwd=cwd, env=env, stdout=out, stderr=err, check=True)
+    usage = json.loads(usage_file.read_text())
     sample: dict[str, Any] = {
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "rss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
-        "exit": process.returncode,
+        "wall_s": usage["wall_s"],
+        "cpu_s": usage["cpu_s"],
+        "rss_mib": usage["rss_kib"] / 1024,  # KiB on Linux
+        "exit": usage["exit"],
     }
     printed = [line for line in (cwd / "stdout").read_text().splitlines() if line.startswith("{")]
     if printed:
         sample.update(json.loads(printed[-1]))
-    if process.returncode != 0:
+    if usage["exit"] != 0:
         sample["stderr"] = (cwd / "stderr").read_text(errors="replace")[-1500:]
     return sample
 
