@@ -16,6 +16,8 @@ import pytest
 
 from benchmarks.startup import BARE, CONFIGURE, RUN
 
+pytestmark = pytest.mark.e2e  # runs the whole harness: its processes, the sink, a real MLflow store
+
 REPO = Path(__file__).resolve().parents[2]
 NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline")
 # ~2 min on a quiet machine; on one loaded by other test runs (load 9 on 2 cores) the timed round

@@ -13,11 +13,11 @@ _RUN_PYTHON_VAR = "OTEL_BRIDGE_RUN_PYTHON"
 def _configure() -> None:
     try:
         import otel_bridge
+
+        # the package's top level is lazy: a missing dependency shows up here
+        otel_bridge.configure()
     except ImportError as error:  # never stop the application from starting
         sys.stderr.write(_cannot_import(error) + "\n")
-        return
-    try:
-        otel_bridge.configure()
     except Exception as error:
         sys.stderr.write(f"otel-bridge: tracing is OFF in this process: {error}\n")
 
