@@ -136,7 +136,8 @@ class TraceRoots:
                 messages, system = own.get(keys.INPUT_MESSAGES), own.get(keys.SYSTEM_INSTRUCTIONS)
                 inputs = chat_inputs(messages, system)
             elif pending is not None and pending.first_input is not None:
-                inputs = chat_inputs(pending.first_input[2], pending.first_input[3])
+                _, _, messages, system = pending.first_input
+                inputs = chat_inputs(messages, system) or messages
             else:
                 inputs = None
             if inputs is not None:
@@ -145,7 +146,7 @@ class TraceRoots:
             if keys.OUTPUT_MESSAGES in own:
                 outputs = chat_outputs(own[keys.OUTPUT_MESSAGES])
             elif pending is not None and pending.last_output is not None and not _failed(root):
-                outputs = chat_outputs(pending.last_output[2])
+                outputs = chat_outputs(pending.last_output[2]) or pending.last_output[2]
             else:
                 outputs = None
             if outputs is not None:
