@@ -44,19 +44,19 @@ TOKEN_BUDGET = 4000
 
 
 def final_text(outputs: Any) -> str:
-    """The answer's text, from what MLflow shows as the trace's response: GenAI output
-    messages (``[{"role": "assistant", "parts": [{"type": "text", "content": ...}]}]``), a
-    string, or any other JSON value."""
+    """The answer's text, from what MLflow shows as the trace's response: chat messages
+    (``{"messages": [{"role": "assistant", "content": ...}]}``, the bridge's shape for a root),
+    a string, or any other JSON value."""
     if isinstance(outputs, str):
         return outputs.strip()
-    if isinstance(outputs, list):
-        texts = [
-            str(part.get("content", ""))
-            for message in outputs
-            if isinstance(message, dict)
-            for part in message.get("parts", ())
-            if isinstance(part, dict) and part.get("type") == "text"
-        ]
+    if isinstance(outputs, dict) and isinstance(outputs.get("messages"), list):
+        texts = []
+        for message in outputs["messages"]:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                texts.append(content)
+            elif isinstance(content, list):
+                texts += [p["text"] for p in content if isinstance(p, dict) and "text" in p]
         return "\n".join(t for t in texts if t).strip()
     return "" if outputs is None else json.dumps(outputs, default=str)
 

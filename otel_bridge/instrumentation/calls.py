@@ -156,6 +156,7 @@ class LLMCall:
                 isinstance(cost, (int, float))
                 and not isinstance(cost, bool)
                 and (cost > 0 or keys.USAGE_INPUT_TOKENS in attrs)
+                and not attrs.get(keys.LITELLM_USAGE_ESTIMATED)  # LiteLLM priced no tokens
             ):
                 attrs[keys.LITELLM_RESPONSE_COST] = float(cost)
         if request.litellm_provider is None and self.deployment is None:

@@ -30,6 +30,7 @@ from otel_bridge.instrumentation.response import (
     response_attributes,
     usage_attributes,
 )
+from otel_bridge.instrumentation.stream_usage import add_estimated_usage
 
 _time_ns = time.time_ns
 _EMPTY: dict[str, Any] = {}
@@ -293,6 +294,9 @@ class StreamState:
             first = (self.first_ns - self.call.start_ns) / 1e9
             attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = first
         if exc is None:
+            if self.usage is None and self.call.kind != RESPONSES:  # the provider sent none
+                calls = "".join("".join(pieces) for _, _, pieces in self.tools.values())
+                add_estimated_usage(attrs, self.hidden_source, calls)
             gaps = [gap / 1e9 for gap in self.gaps] if self.gaps else ()
             self.call.end_with_attributes(attrs, hidden_params(self.hidden_source), first, gaps)
             return

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import random
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 
 from otel_bridge.config import MlflowSettings
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
 from otel_bridge.exporters.mlflow.trace_roots import TraceRoots
+from otel_bridge.exporters.spans import replace_span
 
 
 def messages(role: str, text: str) -> str:
@@ -100,3 +104,76 @@ def test_mlflow_shows_tags_and_previews_for_an_app_root(tmp_path):
     assert stored.info.tags["taskName"] == "run_page_classification"
     assert "weather in Paris?" in stored.info.request_preview
     assert "It's rainy in Paris." in stored.info.response_preview
+
+
+def fan_out_trace(workers: int = 40, root_attributes=None):
+    """app root -> ``workers`` LLM calls tagged worker:N, started in order N."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("fan-out", attributes=root_attributes):
+        for n in range(workers):
+            with tracer.start_as_current_span(
+                "chat m", attributes={"mlflow.traceTag.worker": str(n)}
+            ):
+                pass
+    return list(memory.get_finished_spans())
+
+
+@pytest.mark.parametrize("order", ["as ended", "reversed", "shuffled", "one by one"])
+def test_disagreeing_tags_lift_the_first_started_spans_value_in_any_export_order(order):
+    spans = fan_out_trace()
+    children, [root] = spans[:-1], spans[-1:]
+    if order == "reversed":
+        children.reverse()
+    elif order == "shuffled":
+        random.Random(7).shuffle(children)
+    roots = TraceRoots()
+    if order == "one by one":
+        for child in children:
+            roots.process([child])
+        [lifted] = roots.process([root])
+    else:
+        lifted = root_of(roots.process([*children, root]))
+    assert lifted.attributes["mlflow.traceTag.worker"] == "0"
+
+
+def test_the_roots_own_tag_wins_over_its_spans():
+    spans = fan_out_trace(root_attributes={"mlflow.traceTag.worker": "root"})
+    assert root_of(TraceRoots().process(spans)).attributes["mlflow.traceTag.worker"] == "root"
+
+
+def test_a_failed_root_gets_the_first_input_and_no_reply_for_its_output():
+    spans = agent_trace()
+    root = root_of(spans)
+    failed = replace_span(root, status=Status(StatusCode.ERROR, "tool exploded"))
+    lifted = root_of(TraceRoots().process([s for s in spans if s is not root] + [failed]))
+    assert json.loads(lifted.attributes["mlflow.spanInputs"]) == {
+        "messages": [{"role": "user", "content": "weather in Paris?"}]
+    }
+    assert "mlflow.spanOutputs" not in lifted.attributes
+
+
+def test_an_llm_root_speaks_the_chat_shape_with_its_system_instructions():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "Be a pirate."}]),
+        "gen_ai.input.messages": messages("user", "How is the sea?"),
+        "gen_ai.output.messages": messages("assistant", "Calm, arr."),
+    }
+    with provider.get_tracer("t").start_as_current_span("response m", attributes=attributes):
+        pass
+    [root] = TraceRoots().process(memory.get_finished_spans())
+    assert json.loads(root.attributes["mlflow.spanInputs"]) == {
+        "messages": [
+            {"role": "system", "content": "Be a pirate."},
+            {"role": "user", "content": "How is the sea?"},
+        ]
+    }
+    assert json.loads(root.attributes["mlflow.spanOutputs"]) == {
+        "messages": [{"role": "assistant", "content": "Calm, arr."}]
+    }

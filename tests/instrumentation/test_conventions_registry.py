@@ -37,6 +37,7 @@ ALLOWED: dict[str, tuple[str, str]] = {
     "openai.api.type": ("string", "the GenAI repo's OpenAI registry (not vendored)"),
     # where the conventions are silent: the bridge's own names
     "litellm.response_cost": ("double", "USD as LiteLLM priced the call; no GenAI attribute"),
+    "litellm.usage.estimated": ("boolean", "usage counted with LiteLLM's tokenizer (a stream)"),
     "litellm.request.tags": ("string[]", "the call's metadata tags"),
     "litellm.provider": ("string", "LiteLLM's provider name when it differs from the GenAI one"),
     "litellm.router.model_group": ("string", "the model group a Router was asked for"),

@@ -46,15 +46,17 @@ def test_chat_span_is_a_chat_model_with_inputs_outputs_and_usage(instrumented, e
     )
     span = _as_mlflow(exporter)["chat gpt-4o-mini"]
     assert span.span_type == "CHAT_MODEL"
-    assert span.inputs == [
-        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
-        {"role": "user", "parts": [{"type": "text", "content": "Hi - i'm openai"}]},
-    ]
-    assert span.outputs == [
-        {
-            "role": "assistant",
-            "parts": [{"type": "text", "content": "hello"}],
-        }
+    # the trace's root: its inputs/outputs in the chat shape MLflow previews (the conventions'
+    # messages stay in their attributes)
+    assert span.inputs == {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi - i'm openai"},
+        ]
+    }
+    assert span.outputs == {"messages": [{"role": "assistant", "content": "hello"}]}
+    assert span.get_attribute("gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}
     ]
     assert span.get_attribute("mlflow.chat.tokenUsage") == {
         "input_tokens": 10,

@@ -175,3 +175,30 @@ def test_router_async_stream(instrumented, exporter, openai_server):
     span = one_span(exporter)
     assert attrs(span)["litellm.router.model_group"] == "gpt"
     assert json_attr(span, "gen_ai.output.messages")[0]["parts"][0]["content"] == "routed async"
+
+
+def test_a_stream_without_usage_gets_litellms_count_marked_estimated(
+    instrumented, exporter, openai_server
+):
+    text = "Streaming along: it's sunny in Paris, take sunglasses."
+    openai_server.enqueue(Reply(content=text), Reply(content=text))
+    stream = litellm.completion(  # the app asks for no usage: the server sends none
+        model="openai/gpt-4o-mini", messages=USER, stream=True, **server_kwargs(openai_server)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
+    list(_stream(openai_server))  # with include_usage: the provider's own count
+    assert "stream_options" not in openai_server.requests[0].json  # nothing added to the call
+    estimated, reported = (attrs(s) for s in llm_spans(exporter))
+    assert estimated["gen_ai.usage.input_tokens"] == litellm.token_counter(
+        model="gpt-4o-mini", messages=USER
+    )
+    assert estimated["gen_ai.usage.output_tokens"] == litellm.token_counter(
+        model="gpt-4o-mini", text=text, count_response_tokens=True
+    )
+    assert estimated["litellm.usage.estimated"] is True
+    assert "litellm.response_cost" not in estimated  # LiteLLM priced no tokens: unknown, not 0
+    assert (reported["gen_ai.usage.input_tokens"], reported["gen_ai.usage.output_tokens"]) == (
+        11,
+        7,
+    )
+    assert "litellm.usage.estimated" not in reported

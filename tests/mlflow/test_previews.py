@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mlflow.bridged import FIRST_ANSWER, FOLLOW_UP, LAST_ANSWER, QUESTION
+from tests.mlflow.bridged import FIRST_ANSWER, LAST_ANSWER, QUESTION
 
 pytestmark = pytest.mark.e2e
 
@@ -21,16 +21,15 @@ def test_a_plain_root_span_shows_the_first_input_and_the_last_output(bridged, mo
     )
     assert {t.info.trace_id for t in listed} == app.trace_ids
     for info in (t.info for t in listed):
-        assert QUESTION in info.request_preview
-        assert FOLLOW_UP not in info.request_preview  # the FIRST input
-        assert LAST_ANSWER in info.response_preview  # the LAST output
-        assert FIRST_ANSWER not in info.response_preview
+        # the text alone: the last user message of the FIRST input, the LAST output's answer
+        assert (info.request_preview, info.response_preview) == (QUESTION, LAST_ANSWER)
 
     trace = app.client().get_trace(f"tr-{app.result['outside']}")
     root = next(s for s in trace.data.spans if s.parent_id is None)
     assert root.name == "handle-request"
-    assert root.inputs[0]["parts"][0]["content"] == QUESTION
-    assert root.outputs[0]["parts"][0]["content"] == LAST_ANSWER
+    # in the chat shape MLflow previews and renders as a conversation
+    assert root.inputs == {"messages": [{"role": "user", "content": QUESTION}]}
+    assert root.outputs == {"messages": [{"role": "assistant", "content": LAST_ANSWER}]}
     # the LLM spans keep their own inputs and outputs
     first, second = sorted(
         (s for s in trace.data.spans if s.parent_id is not None), key=lambda s: s.start_time_ns

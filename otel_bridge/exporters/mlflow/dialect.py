@@ -14,7 +14,14 @@ model, provider and cost, and the trace's user and session from ``user.id`` and 
 * trace tags ``mlflow.traceTag.<k>`` from the request tags ``k:v``; for the proxy's spans also a
   plain tag (as ``""``, like LiteLLM's own MLflow logger) and the identity the proxy
   authenticated, and never a key in a reserved namespace from a client;
-* ``otel_bridge.mlflow.run_id``: the MLflow run a root span was started under (:mod:`.runs`).
+* ``otel_bridge.mlflow.run_id``: the MLflow run a root span was started under (:mod:`.runs`);
+* an embeddings span's usage with its total (``mlflow.chat.tokenUsage``): the conventions have
+  no total and embeddings no output tokens, and MLflow adds a trace's total from the spans'
+  totals, which it derives only from input AND output tokens (3.17.2), so a trace's total
+  would leave the embeddings out;
+* a span's system instructions (``gen_ai.system_instructions``, the Responses API's
+  ``instructions``) leading its inputs as a ``system`` message: MLflow derives inputs from
+  ``gen_ai.input.messages`` alone. (A root's inputs are written by :mod:`.trace_roots`.)
 
 What MLflow reads from a trace's root span only (previews, tags) is carried up there by
 :mod:`.trace_roots`, after this.
@@ -22,6 +29,7 @@ What MLflow reads from a trace's root span only (previews, tags) is carried up t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,12 +38,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otel_bridge import attributes as keys
 from otel_bridge.exporters.spans import is_root, replace_span
 
+from .chat import with_instructions
 from .runs import RUN_ID_ATTRIBUTE, RUN_LINKS, RunLinks
 
 SPAN_TYPE = "mlflow.spanType"
 SPAN_INPUTS = "mlflow.spanInputs"
 SPAN_OUTPUTS = "mlflow.spanOutputs"
 TRACE_TAG_PREFIX = "mlflow.traceTag."
+TOKEN_USAGE = "mlflow.chat.tokenUsage"
 
 _RENAMED = (
     (keys.SPAN_TYPE, SPAN_TYPE),
@@ -66,13 +76,36 @@ def to_mlflow(span: ReadableSpan, runs: RunLinks = RUN_LINKS) -> ReadableSpan:
     for tag, value in trace_tags(span, attributes).items():
         if TRACE_TAG_PREFIX + tag not in attributes:
             added[TRACE_TAG_PREFIX + tag] = value
-    run_id = runs.pop(span) if is_root(span) else None
+    root = is_root(span)
+    run_id = runs.pop(span) if root else None
     if run_id:
         added[RUN_ID_ATTRIBUTE] = run_id
+    usage = embeddings_usage(attributes)
+    if usage is not None and TOKEN_USAGE not in attributes:
+        added[TOKEN_USAGE] = usage
+    if not root and keys.SYSTEM_INSTRUCTIONS in attributes and SPAN_INPUTS not in attributes:
+        inputs = with_instructions(
+            attributes.get(keys.INPUT_MESSAGES), attributes[keys.SYSTEM_INSTRUCTIONS]
+        )
+        if inputs is not None:
+            added[SPAN_INPUTS] = inputs
     if not added and not renamed:
         return span
     kept = {k: v for k, v in attributes.items() if k not in renamed}
     return replace_span(span, attributes={**kept, **added})
+
+
+def embeddings_usage(attributes: Mapping[str, Any]) -> str | None:
+    """MLflow's usage of an embeddings span: its input tokens, no output, the total."""
+    if attributes.get(keys.OPERATION_NAME) != "embeddings":
+        return None
+    tokens = attributes.get(keys.USAGE_INPUT_TOKENS)
+    if not isinstance(tokens, int) or isinstance(tokens, bool):
+        return None
+    output = attributes.get(keys.USAGE_OUTPUT_TOKENS)
+    output = output if isinstance(output, int) and not isinstance(output, bool) else 0
+    usage = {"input_tokens": tokens, "output_tokens": output, "total_tokens": tokens + output}
+    return json.dumps(usage)
 
 
 def trace_tags(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, str]:

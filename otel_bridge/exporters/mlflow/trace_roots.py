@@ -7,6 +7,14 @@ last LLM output of a trace are remembered until its root span passes, and writte
 (never over what the root already has). Children end before their parent, so they pass
 first; memory is bounded, the oldest unfinished traces forgotten first.
 
+The root's inputs/outputs are written in the chat shape MLflow previews as text (:mod:`.chat`):
+an LLM root's own messages, or the lifted ones. A root that failed gets no lifted output: a
+reply that came before the failure is not the trace's response.
+
+When inner spans disagree on a tag's value (40 workers tagged ``worker:N``), the span that
+STARTED first wins (ties: the lower span id), whatever order the spans are exported in; the
+root's own tags win over all of them.
+
 The resource's ``service.name`` goes on every root as the trace tag ``service.name`` too, so
 ``tag.`service.name` = '...'`` finds a service's traces on any MLflow server: older servers drop
 resource attributes at OTLP ingestion; newer ones (3.17.2 checked) copy them to trace tags
@@ -20,10 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.trace import StatusCode
 
+from otel_bridge import attributes as keys
 from otel_bridge.exporters.spans import is_root, replace_span
 
+from .chat import chat_inputs, chat_outputs
 from .dialect import SPAN_INPUTS as MLFLOW_SPAN_INPUTS
 from .dialect import SPAN_OUTPUTS as MLFLOW_SPAN_OUTPUTS
 from .dialect import TRACE_TAG_PREFIX
@@ -35,13 +45,18 @@ DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024
 
 @dataclass
 class _Pending:
-    tags: dict[str, str] = field(default_factory=dict)
-    first_input: tuple[int, str] | None = None  # (start time, messages JSON)
-    last_output: tuple[int, str] | None = None  # (end time, messages JSON)
+    # tag -> (start time, span id, value): the first-started span's value wins
+    tags: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    # (start time, span id, messages JSON, system instructions JSON or None)
+    first_input: tuple[int, int, str, str | None] | None = None
+    last_output: tuple[int, int, str] | None = None  # (end time, span id, messages JSON)
 
     def size(self) -> int:
-        texts = [*self.tags.values()]
-        texts += [x[1] for x in (self.first_input, self.last_output) if x is not None]
+        texts = [v[2] for v in self.tags.values()]
+        if self.first_input is not None:
+            texts += [self.first_input[2], self.first_input[3] or ""]
+        if self.last_output is not None:
+            texts.append(self.last_output[2])
         return sum(len(t) for t in texts) + 64
 
 
@@ -65,22 +80,28 @@ class TraceRoots:
             for k, v in attributes.items()
             if k.startswith(TRACE_TAG_PREFIX)
         }
-        messages_in = attributes.get(gen_ai.GEN_AI_INPUT_MESSAGES)
-        messages_out = attributes.get(gen_ai.GEN_AI_OUTPUT_MESSAGES)
+        messages_in = attributes.get(keys.INPUT_MESSAGES)
+        messages_out = attributes.get(keys.OUTPUT_MESSAGES)
         if not (tags or messages_in or messages_out):
             return
         trace_id = span.context.trace_id
         pending = self._pending.get(trace_id) or _Pending()
-        pending.tags.update(tags)
+        span_id = span.context.span_id
         start, end = span.start_time or 0, span.end_time or 0
+        for tag, value in tags.items():
+            known = pending.tags.get(tag)
+            if known is None or (start, span_id) < known[:2]:
+                pending.tags[tag] = (start, span_id, value)
         if isinstance(messages_in, str) and (
-            pending.first_input is None or start < pending.first_input[0]
+            pending.first_input is None or (start, span_id) < pending.first_input[:2]
         ):
-            pending.first_input = (start, messages_in)
+            instructions = attributes.get(keys.SYSTEM_INSTRUCTIONS)
+            system = instructions if isinstance(instructions, str) else None
+            pending.first_input = (start, span_id, messages_in, system)
         if isinstance(messages_out, str) and (
-            pending.last_output is None or end >= pending.last_output[0]
+            pending.last_output is None or (end, span_id) > pending.last_output[:2]
         ):
-            pending.last_output = (end, messages_out)
+            pending.last_output = (end, span_id, messages_out)
         self._store(trace_id, pending)
 
     def _store(self, trace_id: int, pending: _Pending) -> None:
@@ -97,25 +118,43 @@ class TraceRoots:
     def _complete(self, root: ReadableSpan) -> ReadableSpan:
         trace_id = root.context.trace_id
         pending = self._pending.pop(trace_id, None)
+        if pending is not None:
+            self._bytes -= self._sizes.pop(trace_id)
         own = root.attributes or {}
         added: dict[str, object] = {}
         service = root.resource.attributes.get(SERVICE_NAME) if root.resource else None
         if service and SERVICE_TAG not in own:
             added[SERVICE_TAG] = str(service)
-        if pending is None:
-            return replace_span(root, attributes={**own, **added}) if added else root
-        self._bytes -= self._sizes.pop(trace_id)
-        added.update(
-            (f"{TRACE_TAG_PREFIX}{k}", v)
-            for k, v in pending.tags.items()
-            if f"{TRACE_TAG_PREFIX}{k}" not in own
-        )
-        has_inputs = MLFLOW_SPAN_INPUTS in own or gen_ai.GEN_AI_INPUT_MESSAGES in own
-        has_outputs = MLFLOW_SPAN_OUTPUTS in own or gen_ai.GEN_AI_OUTPUT_MESSAGES in own
-        if pending.first_input is not None and not has_inputs:
-            added[MLFLOW_SPAN_INPUTS] = pending.first_input[1]
-        if pending.last_output is not None and not has_outputs:
-            added[MLFLOW_SPAN_OUTPUTS] = pending.last_output[1]
+        if pending is not None:
+            added.update(
+                (f"{TRACE_TAG_PREFIX}{k}", value)
+                for k, (_, _, value) in sorted(pending.tags.items())
+                if f"{TRACE_TAG_PREFIX}{k}" not in own
+            )
+        if MLFLOW_SPAN_INPUTS not in own:
+            if keys.INPUT_MESSAGES in own or keys.SYSTEM_INSTRUCTIONS in own:
+                messages, system = own.get(keys.INPUT_MESSAGES), own.get(keys.SYSTEM_INSTRUCTIONS)
+                inputs = chat_inputs(messages, system)
+            elif pending is not None and pending.first_input is not None:
+                _, _, messages, system = pending.first_input
+                inputs = chat_inputs(messages, system) or messages
+            else:
+                inputs = None
+            if inputs is not None:
+                added[MLFLOW_SPAN_INPUTS] = inputs
+        if MLFLOW_SPAN_OUTPUTS not in own:
+            if keys.OUTPUT_MESSAGES in own:
+                outputs = chat_outputs(own[keys.OUTPUT_MESSAGES])
+            elif pending is not None and pending.last_output is not None and not _failed(root):
+                outputs = chat_outputs(pending.last_output[2]) or pending.last_output[2]
+            else:
+                outputs = None
+            if outputs is not None:
+                added[MLFLOW_SPAN_OUTPUTS] = outputs
         if not added:
             return root
         return replace_span(root, attributes={**own, **added})
+
+
+def _failed(span: ReadableSpan) -> bool:
+    return span.status is not None and span.status.status_code is StatusCode.ERROR
