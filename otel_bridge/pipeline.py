@@ -49,6 +49,9 @@ _logger = logging.getLogger(__name__)
 
 # Each destination bounds its own shutdown by the timeout; this covers the spool writes after.
 _JOIN_GRACE = 0.5
+# Longest wait the bridge accepts anywhere (a day): Thread.join and Condition.wait refuse
+# timeouts past threading.TIMEOUT_MAX, and a shutdown no one can wait for is lost anyway.
+MAX_WAIT = 86400.0
 
 
 class _ConsoleProcessor(BatchSpanProcessor):
@@ -99,6 +102,7 @@ class Bridge:
         self._destinations: list[_Destination] = []
         self._shutdown_lock = threading.Lock()
         self._is_shut_down = False
+        self._shutdown_run: _Run | None = None
         # LiteLLM calls' content, serialised by the destinations that receive content
         self.content_registry: ContentRegistry | None = None
         if provider is None:  # OTEL_SDK_DISABLED
@@ -155,14 +159,19 @@ class Bridge:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush and stop every destination, in parallel, each within ``timeout`` seconds
         (default ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``); what cannot be sent in time is spooled
-        (or counted as dropped without a spool). True when nothing had to be left behind."""
+        (or counted as dropped without a spool). True when nothing had to be left behind.
+
+        A call made while a shutdown runs (SIGTERM during the ``atexit`` flush, a second
+        thread) waits for that shutdown and returns its result: it never returns first, so
+        a process ended right after it never ends mid-flush."""
         with self._shutdown_lock:
-            if self._is_shut_down:
-                return True
-            self._is_shut_down = True
-        return self._each_destination(
-            _shutdown_processor, timeout or self.settings.shutdown_timeout
-        )
+            if self._shutdown_run is None:
+                self._is_shut_down = True
+                self._shutdown_run = self._start_each(
+                    _shutdown_processor, timeout or self.settings.shutdown_timeout
+                )
+            run = self._shutdown_run
+        return self._finish(run)
 
     def stats(self) -> dict[str, dict[str, object]]:
         """Per destination: spans ``received``, ``exported`` (``replayed`` of them from the
@@ -170,6 +179,11 @@ class Bridge:
         return {d.name: d.stats.snapshot() for d in self._destinations}
 
     def _each_destination(self, action, timeout: float) -> bool:
+        return self._finish(self._start_each(action, timeout))
+
+    def _start_each(self, action, timeout: float) -> _Run:
+        """``action`` started for every destination, each on a thread of its own."""
+        timeout = min(max(timeout, 0.0), MAX_WAIT)  # Thread.join refuses inf and huge values
         results: dict[str, bool] = {}
 
         def run(destination: _Destination) -> None:
@@ -183,20 +197,35 @@ class Bridge:
             threading.Thread(target=run, args=(d,), name=f"otel-bridge-{d.name}", daemon=True)
             for d in self._destinations
         ]
-        deadline = time.monotonic() + timeout + _JOIN_GRACE
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        finished = all(results.get(d.name, False) for d in self._destinations)
-        if not finished:
-            late = [d.name for d in self._destinations if not results.get(d.name)]
+        return _Run(threads, results, time.monotonic() + timeout + _JOIN_GRACE, timeout)
+
+    def _finish(self, run: _Run) -> bool:
+        """Wait for a started action (from any thread, as often as asked), bounded."""
+        for thread in run.threads:
+            thread.join(max(0.0, run.deadline - time.monotonic()))
+        finished = all(run.results.get(d.name, False) for d in self._destinations)
+        if not finished and not run.warned:
+            run.warned = True
+            late = [d.name for d in self._destinations if not run.results.get(d.name)]
             _logger.warning(
                 "otel-bridge: %s did not finish within %.1fs (the rest is spooled or counted)",
                 ", ".join(late),
-                timeout,
+                run.timeout,
             )
         return finished
+
+
+@dataclass
+class _Run:
+    """One flush or shutdown of every destination, in progress or done."""
+
+    threads: list[threading.Thread]
+    results: dict[str, bool]
+    deadline: float
+    timeout: float
+    warned: bool = False
 
 
 def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
@@ -367,7 +396,11 @@ def _shutdown_on_signal() -> None:
         return
     worker = threading.Thread(target=bridge.shutdown, name="otel-bridge-sigterm", daemon=True)
     worker.start()
-    worker.join(bridge.settings.shutdown_timeout + _JOIN_GRACE + 0.5)
+    wait = min(bridge.settings.shutdown_timeout, MAX_WAIT) + _JOIN_GRACE + 0.5
+    running = bridge._shutdown_run  # a shutdown already under way keeps its own deadline
+    if running is not None:
+        wait = max(wait, running.deadline - time.monotonic() + 0.5)
+    worker.join(wait)
 
 
 def _tracer_provider(settings: Settings) -> TracerProvider:
