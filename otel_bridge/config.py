@@ -32,6 +32,8 @@ COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate", "none")
 CAPTURE_CONTENT_VAR = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 CONTENT_DESTINATIONS_VAR = "OTEL_BRIDGE_CONTENT_DESTINATIONS"
 SHUTDOWN_TIMEOUT_VAR = "OTEL_BRIDGE_SHUTDOWN_TIMEOUT"
+MAX_SHUTDOWN_TIMEOUT = 3600.0
+MAX_SERVICE_NAME_LENGTH = 500  # MLflow's limit for an experiment name (the default one)
 SPOOL_VAR = "OTEL_BRIDGE_SPOOL"
 SPOOL_DIR_VAR = "OTEL_BRIDGE_SPOOL_DIR"
 SPOOL_MAX_BYTES_VAR = "OTEL_BRIDGE_SPOOL_MAX_BYTES"
@@ -175,7 +177,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         return Settings(disabled=True)
 
     exporters = _exporters(env)
-    service_name = env.get("OTEL_SERVICE_NAME", "").strip() or None
+    service_name = _service_name(env)
     # Without OTEL_TRACES_EXPORTER: OTLP when an endpoint is set, MLflow always.
     wanted = {"mlflow"} if exporters is None else exporters
     otlp = (
@@ -191,7 +193,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         console=bool(exporters and "console" in exporters),
         content=content_policy_from_env(env),
         batch=_batch(env),
-        shutdown_timeout=_positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0),
+        shutdown_timeout=_seconds_up_to(env, SHUTDOWN_TIMEOUT_VAR, 5.0, MAX_SHUTDOWN_TIMEOUT),
         spool=_spool(env),
     )
 
@@ -622,6 +624,34 @@ def _positive_float(env: Mapping[str, str], var: str, default: float) -> float:
     if not number > 0:
         raise ConfigError(var, value, "must be greater than 0")
     return number
+
+
+def _seconds_up_to(env: Mapping[str, str], var: str, default: float, maximum: float) -> float:
+    number = _positive_float(env, var, default)
+    if not number <= maximum:  # inf and 1e12 too: no thread can wait that long
+        raise ConfigError(var, env.get(var), f"at most {maximum:g} seconds")
+    return number
+
+
+def _service_name(env: Mapping[str, str]) -> str | None:
+    """``OTEL_SERVICE_NAME``: valid UTF-8 (every export would fail otherwise) and, when it
+    names the MLflow experiment too, no longer than MLflow allows."""
+    for var in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        value = env.get(var, "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise ConfigError(var, shown, "not valid UTF-8") from None
+    name = env.get("OTEL_SERVICE_NAME", "").strip() or None
+    if name is not None and len(name) > MAX_SERVICE_NAME_LENGTH:
+        raise ConfigError(
+            "OTEL_SERVICE_NAME",
+            f"{name[:40]}... ({len(name)} characters)",
+            f"at most {MAX_SERVICE_NAME_LENGTH} characters (it names the MLflow experiment "
+            "and the spool directory too)",
+        )
+    return name
 
 
 def _positive_float_pair(
