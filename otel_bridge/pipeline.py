@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 
+from otel_bridge import sigterm
 from otel_bridge.config import BatchSettings, Settings, load_settings
 from otel_bridge.deferred_content import ContentRegistry
 from otel_bridge.exporters.content_filter import (
@@ -43,6 +44,7 @@ from otel_bridge.exporters.stats import (
     DestinationStats,
 )
 from otel_bridge.redaction import mask_url
+from otel_bridge.sigterm import hold_across_fork, start_thread
 from otel_bridge.spool import Spool, destination_directory
 
 _logger = logging.getLogger(__name__)
@@ -100,9 +102,8 @@ class Bridge:
         self.settings = settings
         self.provider = provider
         self._destinations: list[_Destination] = []
-        self._shutdown_lock = threading.Lock()
         self._is_shut_down = False
-        self._shutdown_run: _Run | None = None
+        self.shutdown_until = 0.0  # monotonic time by which every shutdown started ends
         # LiteLLM calls' content, serialised by the destinations that receive content
         self.content_registry: ContentRegistry | None = None
         if provider is None:  # OTEL_SDK_DISABLED
@@ -162,15 +163,17 @@ class Bridge:
         (or counted as dropped without a spool). True when nothing had to be left behind.
 
         A call made while a shutdown runs (SIGTERM during the ``atexit`` flush, a second
-        thread) waits for that shutdown and returns its result: it never returns first, so
-        a process ended right after it never ends mid-flush."""
-        with self._shutdown_lock:
-            if self._shutdown_run is None:
-                self._is_shut_down = True
-                self._shutdown_run = self._start_each(
-                    _shutdown_processor, timeout or self.settings.shutdown_timeout
-                )
-            run = self._shutdown_run
+        thread) waits for that shutdown (each destination's own shutdown waits for the one
+        under way): it never returns first, so a process ended right after it never ends
+        mid-flush."""
+        # No lock: SIGTERM's handler runs on the main thread, maybe in the middle of this call,
+        # and calls it again from another thread, which must never wait for the main one.
+        self._is_shut_down = True
+        timeout = min(max(timeout or self.settings.shutdown_timeout, 0.0), MAX_WAIT)
+        until = time.monotonic() + timeout + _JOIN_GRACE
+        self.shutdown_until = max(self.shutdown_until, until)
+        run = self._start_each(_shutdown_processor, timeout)
+        run.deadline = self.shutdown_until  # a destination shut down earlier keeps its deadline
         return self._finish(run)
 
     def stats(self) -> dict[str, dict[str, object]]:
@@ -193,21 +196,15 @@ class Bridge:
                 _logger.exception("otel-bridge: %s failed to flush", destination.name)
                 results[destination.name] = False
 
-        threads = [
-            threading.Thread(target=run, args=(d,), name=f"otel-bridge-{d.name}", daemon=True)
-            for d in self._destinations
-        ]
-        for thread in threads:
-            thread.start()
+        threads = [start_thread(run, f"otel-bridge-{d.name}", d) for d in self._destinations]
         return _Run(threads, results, time.monotonic() + timeout + _JOIN_GRACE, timeout)
 
     def _finish(self, run: _Run) -> bool:
-        """Wait for a started action (from any thread, as often as asked), bounded."""
+        """Wait for a started action, bounded."""
         for thread in run.threads:
             thread.join(max(0.0, run.deadline - time.monotonic()))
         finished = all(run.results.get(d.name, False) for d in self._destinations)
-        if not finished and not run.warned:
-            run.warned = True
+        if not finished:
             late = [d.name for d in self._destinations if not run.results.get(d.name)]
             _logger.warning(
                 "otel-bridge: %s did not finish within %.1fs (the rest is spooled or counted)",
@@ -219,13 +216,12 @@ class Bridge:
 
 @dataclass
 class _Run:
-    """One flush or shutdown of every destination, in progress or done."""
+    """One flush or shutdown of every destination, started."""
 
     threads: list[threading.Thread]
     results: dict[str, bool]
     deadline: float
     timeout: float
-    warned: bool = False
 
 
 def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
@@ -345,6 +341,9 @@ def _flush_in_multiprocessing_children(bridge: Bridge) -> None:
 
     def in_child(bridge: Bridge) -> None:
         util.Finalize(bridge, bridge.shutdown, exitpriority=10)
+        if _sigterm_installed:  # terminate() must end it, whatever its main thread waits on
+            sigterm.handler_started.clear()
+            sigterm.watch_for_missed_signal()
 
     util.register_after_fork(bridge, in_child)
 
@@ -374,6 +373,7 @@ def _handle_sigterm() -> None:
         return
 
     def on_sigterm(signum: int, frame: object) -> None:
+        sigterm.handler_started.set()
         if callable(previous):
             previous(signum, frame)
             return
@@ -386,6 +386,7 @@ def _handle_sigterm() -> None:
     except (ValueError, OSError):
         return
     _sigterm_installed = True
+    hold_across_fork()
 
 
 def _shutdown_on_signal() -> None:
@@ -394,13 +395,10 @@ def _shutdown_on_signal() -> None:
     bridge = _bridge
     if bridge is None:
         return
-    worker = threading.Thread(target=bridge.shutdown, name="otel-bridge-sigterm", daemon=True)
-    worker.start()
+    worker = start_thread(bridge.shutdown, "otel-bridge-sigterm")
     wait = min(bridge.settings.shutdown_timeout, MAX_WAIT) + _JOIN_GRACE + 0.5
-    running = bridge._shutdown_run  # a shutdown already under way keeps its own deadline
-    if running is not None:
-        wait = max(wait, running.deadline - time.monotonic() + 0.5)
-    worker.join(wait)
+    # a shutdown already under way (the atexit flush) keeps its own, maybe longer, deadline
+    worker.join(max(wait, bridge.shutdown_until - time.monotonic() + 0.5))
 
 
 def _tracer_provider(settings: Settings) -> TracerProvider:

@@ -40,12 +40,14 @@ from otel_bridge.exporters.stats import (
     UNAVAILABLE,
     DestinationStats,
 )
+from otel_bridge.sigterm import start_thread
 from otel_bridge.spool import Spool, SpoolEntry
 
 _logger = logging.getLogger("otel_bridge")
 
 AFTER_SHUTDOWN = "after_shutdown"  # ended after the destination was shut down
 _POLL = 0.05
+_SPOOL_GRACE = 0.5  # after the shutdown deadline: writing the leftovers to the spool
 
 
 class DestinationProcessor(SpanProcessor):
@@ -98,20 +100,16 @@ class DestinationProcessor(SpanProcessor):
         self._spool_pending = self._spool is not None and not self._spool.is_empty()
         self._closing = False
         self._closed = False
+        self._shutdown_done = threading.Event()
+        self._shutdown_deadline = 0.0
         self._close_deadline = float("inf")
         self._flush_wanted = 0
         self._flush_served = 0
         self._pid = os.getpid()
 
     def _start_threads(self) -> None:
-        self._worker = threading.Thread(
-            target=self._work, name=f"otel-bridge-{self.name}-worker", daemon=True
-        )
-        self._sender = threading.Thread(
-            target=self._send_loop, name=f"otel-bridge-{self.name}-sender", daemon=True
-        )
-        self._worker.start()
-        self._sender.start()
+        self._worker = start_thread(self._work, f"otel-bridge-{self.name}-worker")
+        self._sender = start_thread(self._send_loop, f"otel-bridge-{self.name}-sender")
 
     def _reinit_in_child(self) -> None:
         """After ``os.fork()``: the parent's spans and threads stay with the parent."""
@@ -169,9 +167,23 @@ class DestinationProcessor(SpanProcessor):
         timeout = self._shutdown_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
-            if self._closing:
-                return
-            self._closing = True
+            if self._closing:  # another thread (SIGTERM during the atexit flush) shuts it down
+                first = self._shutdown_done, self._shutdown_deadline
+            else:
+                first = None
+                self._closing = True
+                self._shutdown_deadline = deadline
+        if first is not None:
+            done, until = first
+            done.wait(max(0.0, until - time.monotonic()) + _SPOOL_GRACE)
+            return
+        try:
+            self._shut_down(timeout, deadline)
+        finally:
+            self._shutdown_done.set()
+
+    def _shut_down(self, timeout: float, deadline: float) -> None:
+        with self._cond:
             # leave time to write what is left to the spool
             self._close_deadline = deadline - min(1.0, max(0.05, timeout * 0.15))
             self._cond.notify_all()
