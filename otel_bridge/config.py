@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -393,7 +394,14 @@ def parse_headers(var: str, raw: str) -> dict[str, str]:
 
 def _masked_entry(item: str) -> str:
     key, sep, _ = item.partition("=")
-    return f"{key.strip()}=***" if sep else key.strip()
+    if sep:
+        return f"{key.strip()}=***"
+    # no "=": "Authorization: Bearer <token>" written as an HTTP header; its first word only
+    name, *rest = re.split(r"[:\s]", item.strip(), maxsplit=1)
+    if rest:
+        return f"{name[:40]}: ***"
+    # a bare word: a header name without its value, or the token itself (which has digits)
+    return name if re.fullmatch(r"[A-Za-z][A-Za-z_-]{0,39}", name) else "***"
 
 
 def mask_header_list(raw: str) -> str:
