@@ -33,7 +33,7 @@ from typing import Any
 
 from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation.fields import field
-from otel_bridge.redaction import KEY_PREFIXES, scrub_shapes
+from otel_bridge.redaction import KEY_PREFIXES, known_secrets, replace_known, scrub_shapes
 
 DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024
 """Default limit, in characters, of one content attribute value."""
@@ -168,20 +168,41 @@ def safe_str(value: Any) -> str:
     return value if value.isascii() else utf8_safe(value)
 
 
-def to_json(value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> str:
+def to_json(
+    value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH, secrets: Iterable[str] = ()
+) -> str:
     """JSON text of ``value``, at most about ``max_length`` characters; never raises.
 
     Over the limit, long strings inside the value are shortened first (so the result stays valid
-    JSON); if that is not enough the text itself is cut and the marker appended. Key-shaped strings
-    are masked and the text is valid UTF-8.
+    JSON); if that is not enough the text itself is cut and the marker appended. The known
+    ``secrets`` (longest first) are masked before any cut (a cut never leaves half of one),
+    key-shaped strings after it; the text is valid UTF-8.
     """
     try:
         text, encoded = _dumps_bounded(value)
+        if secrets:
+            masked = replace_known(text, secrets)
+            if masked != text and len(masked) > max_length:
+                encoded = _loads_or_none(masked)  # shortened from the masked value
+            text = masked
         if len(text) > max_length:
-            text = _bounded(encoded, text, max_length)
+            if encoded is _UNPARSED:
+                text = truncate(text, max_length)
+            else:
+                text = _bounded(encoded, text, max_length)
         return utf8_safe(scrub_shapes(text))
     except Exception:  # e.g. MemoryError building the text of a huge value
         return '"<unserialisable>"'
+
+
+_UNPARSED = object()
+
+
+def _loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except Exception:
+        return _UNPARSED  # then the text itself is cut
 
 
 def put(
@@ -196,7 +217,7 @@ def put(
     bridge's pipeline), built and serialised later by the destinations' workers. ``args`` must
     not change after the call: a list the app owns (its messages) is passed as a copy."""
     if pending is None:
-        attrs[key] = to_json(build(*args), max_length)
+        attrs[key] = to_json(build(*args), max_length, known_secrets())
     else:
         pending.items.append((key, build, args))
 
