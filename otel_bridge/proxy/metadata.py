@@ -19,6 +19,8 @@ with :func:`otel_bridge.redaction.scrub` (the same scrubber as the SDK instrumen
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,7 +157,7 @@ def identity(kwargs: Mapping[str, Any]) -> Identity:
         return None
 
     return Identity(
-        key_hash=first("user_api_key_hash"),
+        key_hash=_hashed(first("user_api_key_hash")),
         key_alias=first("user_api_key_alias"),
         team_id=first("user_api_key_team_id"),
         team_alias=first("user_api_key_team_alias"),
@@ -198,9 +200,35 @@ def _proxy_master_key() -> str | None:
     return value if isinstance(value, str) else None
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_KEY_FIELDS = ("user_api_key_hash", "user_api_key")
+
+
+def _hashed(key: str | None) -> str | None:
+    """LiteLLM hashes a key (SHA-256, its ``hash_token``) only when it starts with ``sk-``: a
+    ``custom_auth`` key of another form reaches the callback as it is. Hashed here the same
+    way, so only a hash ever leaves, and the same key always gives the same one."""
+    if key is None or _SHA256.fullmatch(key):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unhashed_keys(kwargs: Mapping[str, Any]) -> set[str]:
+    slo_md = standard_logging_object(kwargs).get("metadata")
+    found: set[str] = set()
+    for source in (slo_md, litellm_metadata(kwargs)):
+        if isinstance(source, Mapping):
+            for name in _KEY_FIELDS:
+                value = text_value(source.get(name))
+                if value is not None and not _SHA256.fullmatch(value):
+                    found |= redaction.call_secrets({"api_key": value})
+    return found
+
+
 def known_secrets(kwargs: Mapping[str, Any]) -> frozenset[str]:
     """Credential values this call carries: to be scrubbed from any text that leaves."""
     found = redaction.header_secrets(request_headers(kwargs))
+    found |= _unhashed_keys(kwargs)
     found |= redaction.call_secrets(
         {"master_key": _proxy_master_key(), "api_key": kwargs.get("api_key")}
     )
