@@ -60,6 +60,7 @@ HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 # Where the conventions are silent.
 LITELLM_RESPONSE_COST = "litellm.response_cost"  # USD, as LiteLLM computed it
 LITELLM_REQUEST_TAGS = "litellm.request.tags"  # metadata / litellm_metadata "tags"
+LITELLM_REQUEST_TAGS_DROPPED = "litellm.request.tags_dropped"  # tags left out (request.py)
 LITELLM_PROVIDER = "litellm.provider"  # LiteLLM's own custom_llm_provider name
 LITELLM_MODEL_GROUP = "litellm.router.model_group"  # the model name asked of a Router
 LITELLM_MODEL_ID = "litellm.router.model_id"  # the Router deployment's id

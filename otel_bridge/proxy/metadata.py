@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_bridge import redaction
+from otel_bridge.instrumentation.request import MAX_TAGS, bounded_tags
 
 # LiteLLM adds "User-Agent: <agent>" entries of its own to the request tags.
 _LITELLM_TAG_PREFIXES = ("User-Agent:",)
@@ -65,6 +66,7 @@ class Deployment:
 @dataclass(frozen=True)
 class RequestMetadata:
     tags: list[str] = field(default_factory=list)
+    tags_dropped: int = 0
     session_id: str | None = None
     conversation_id: str | None = None
     user_id: str | None = None
@@ -113,22 +115,24 @@ def request_headers(kwargs: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-def request_tags(kwargs: Mapping[str, Any]) -> list[str]:
-    """The request's tags, in order, without LiteLLM's own ``User-Agent: ...`` entries."""
+def request_tags(kwargs: Mapping[str, Any]) -> tuple[list[str], int]:
+    """The request's tags, in order, without LiteLLM's own ``User-Agent: ...`` entries, bounded
+    as the instrumentation bounds them (any client sends them), and how many were left out."""
     raw = standard_logging_object(kwargs).get("request_tags")
     if not isinstance(raw, (list, tuple)):
         raw = litellm_metadata(kwargs).get("tags")
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        return []
-    tags: list[str] = []
-    for tag in raw:
-        if not isinstance(tag, str) or not tag.strip() or tag.startswith(_LITELLM_TAG_PREFIXES):
-            continue
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+        return [], 0
+    window = raw[: 4 * MAX_TAGS]  # LiteLLM's own entries come on top of the client's
+    clients = [
+        tag
+        for tag in window
+        if isinstance(tag, str) and tag.strip() and not tag.startswith(_LITELLM_TAG_PREFIXES)
+    ]
+    tags, dropped = bounded_tags([clients])
+    return tags, dropped + len(raw) - len(window)
 
 
 def request_metadata(kwargs: Mapping[str, Any]) -> RequestMetadata:
@@ -136,8 +140,10 @@ def request_metadata(kwargs: Mapping[str, Any]) -> RequestMetadata:
     slo = standard_logging_object(kwargs)
     requester = litellm_metadata(kwargs).get("requester_metadata")
     requester = requester if isinstance(requester, Mapping) else {}
+    tags, tags_dropped = request_tags(kwargs)
     return RequestMetadata(
-        tags=request_tags(kwargs),
+        tags=tags,
+        tags_dropped=tags_dropped,
         session_id=text_value(slo.get("session_id")) or text_value(requester.get("session_id")),
         conversation_id=text_value(requester.get("conversation_id")),
         user_id=text_value(requester.get("user_id")),
