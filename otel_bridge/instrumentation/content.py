@@ -404,13 +404,27 @@ def _sequence(value: Any) -> list[Any] | tuple[Any, ...]:
     return value if isinstance(value, (list, tuple)) else ()
 
 
+# Items of one list (messages, parts of a message) built into content: at most this many, the
+# rest noted. The JSON is bounded by max_length anyway, but serialising a million parts first
+# holds the interpreter's lock for seconds (json is C), stalling every thread of the app.
+MAX_ITEMS = 1000
+_ELIDED_ITEMS = "…[{count} more {what} elided by otel-bridge]"
+
+
+def _elided(count: int, what: str) -> dict[str, Any]:
+    return {"type": "text", "content": _ELIDED_ITEMS.format(count=count, what=what)}
+
+
 def _content_parts(content: Any) -> list[dict[str, Any]]:
     if content is None:
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
     if isinstance(content, (list, tuple)):
-        return [_content_part(p) for p in content]
+        parts = [_content_part(p) for p in content[:MAX_ITEMS]]
+        if len(content) > MAX_ITEMS:
+            parts.append(_elided(len(content) - MAX_ITEMS, "parts"))
+        return parts
     return [_content_part(content)]
 
 
@@ -441,7 +455,8 @@ def _tool_call_part(call: Any) -> dict[str, Any]:
 def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """OpenAI-style chat messages (dicts or LiteLLM Message objects) as input messages."""
     result: list[dict[str, Any]] = []
-    for message in _sequence(messages):
+    messages = _sequence(messages)
+    for message in messages[:MAX_ITEMS]:
         role = field(message, "role") or "user"
         if role in ("tool", "function"):
             response = field(message, "content")
@@ -468,6 +483,8 @@ def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
         if name:
             entry["name"] = name
         result.append(entry)
+    if len(messages) > MAX_ITEMS:
+        result.append({"role": "user", "parts": [_elided(len(messages) - MAX_ITEMS, "messages")]})
     return result
 
 
