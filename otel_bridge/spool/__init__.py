@@ -15,7 +15,8 @@ Layout of ``<root>/<service>/<destination>/``:
 
 A file holds a header (magic, version, span count, CRC-32), the transport options as JSON and
 the serialized ``ExportTraceServiceRequest``. The size bound covers the ``.span`` files: when a
-new batch would pass it, the oldest batches are evicted and counted ``spool_full``.
+new batch would pass it, the oldest batches are evicted and counted ``spool_full``; a batch
+larger than the whole bound is not written, counted ``spool_error``.
 """
 
 from __future__ import annotations
@@ -227,7 +228,9 @@ class Spool:
         the spans counted as dropped) when it could not be written."""
         data = encode_file(payload)
         if len(data) > self.max_bytes:
-            self._stats.add_dropped(payload.spans, SPOOL_FULL)
+            # never spooled: a drop of this process's own spans (spool_full counts evictions of
+            # spans spooled before, maybe by another process: outside this process's identity)
+            self._stats.add_dropped(payload.spans, SPOOL_ERROR)
             return False
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):06d}-{payload.spans}{SUFFIX}"
         tmp = self.directory / f".tmp-{self._tag}-{name}"

@@ -1,5 +1,6 @@
-"""Whole processes and real signals: a SIGTERM that lands while the bridge is already shutting
-down waits for that shutdown."""
+"""Whole processes: a SIGTERM that lands while the bridge is already shutting down waits for
+that shutdown; the accounting identity of docs/reliability.md, evictions and a batch too big
+for the spool included."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_bridge.spool import decode_file
-from tests.e2e.apps import REPO_ROOT
+from tests.e2e.apps import REPO_ROOT, run_app
 
 from .test_process_lifecycle import SPANS, fast_env, start, wait_for_line
 
@@ -65,3 +66,50 @@ time.sleep(60)
     delivered = {span.name for span in otlp_receiver.spans()}
     spooled = spooled_spans(tmp_path / "spool")
     assert len(delivered) + spooled == 300, (len(delivered), spooled)
+
+
+IDENTITY = (
+    SPANS
+    + """
+from opentelemetry import trace as api
+def big(count, prefix):
+    for i in range(count):
+        with tracer.start_as_current_span(f"{prefix}-{i}") as span:
+            span.set_attribute("payload", "x" * 2000)
+for round in range(6):
+    spans(10, f"small{round}")
+    bridge.force_flush(5)
+    if round == 2:
+        big(10, "big")  # one batch larger than the whole spool
+        bridge.force_flush(5)
+bridge.shutdown(3)
+print(json.dumps(bridge.stats()), flush=True)
+"""
+)
+
+
+def test_the_accounting_identity_holds_with_evictions_and_a_batch_too_big_to_spool(
+    otlp_receiver, tmp_path
+):
+    """docs/reliability.md: received == (exported - replayed) + spooled + dropped, the drops
+    that are evictions of spans spooled before (spool_full, spool_corrupt) left out."""
+    otlp_receiver.fail_with(http_status=503)
+    env = env_for(
+        tmp_path,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        OTEL_BRIDGE_SPOOL_MAX_BYTES="3000",  # two or three small batches
+        OTEL_SERVICE_NAME="identity",
+    )
+    run = run_app(IDENTITY, tmp_path, env, under_bridge=False)
+    otlp_receiver.reset_faults()
+    assert run.returncode == 0, run.stderr
+    stats = run.result["otlp"]
+    by_reason = stats["dropped_by_reason"]
+    assert by_reason.get("spool_error") == 10, stats  # the big batch: never spooled
+    assert by_reason.get("spool_full", 0) > 0, stats  # small batches evicted
+    own = sum(v for k, v in by_reason.items() if k not in ("spool_full", "spool_corrupt"))
+    assert stats["received"] == 70
+    assert stats["received"] == stats["exported"] - stats["replayed"] + stats["spooled"] + own
+    # what is left on disk is what was spooled and not evicted
+    assert stats["spool"]["spans"] == stats["spooled"] - by_reason["spool_full"]
+    assert spooled_spans(tmp_path / "spool") == stats["spool"]["spans"]
