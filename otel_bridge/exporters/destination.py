@@ -30,7 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_bridge.config import BatchSettings
-from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver
+from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver, merge_payloads
 from otel_bridge.exporters.retry import Backoff
 from otel_bridge.exporters.stats import (
     EXPORT_ERROR,
@@ -48,6 +48,11 @@ _logger = logging.getLogger("otel_bridge")
 AFTER_SHUTDOWN = "after_shutdown"  # ended after the destination was shut down
 _POLL = 0.05
 _MIN_PACE, _MAX_PACE = 0.005, 1.0  # pause after each replayed batch: its CPU time
+# Small spool files merged into one replayed request: at most this many files and spans (a
+# file larger than that goes alone). Small enough for a slow MLflow server (130 LLM spans/s)
+# to answer within a short export timeout; a request it cannot answer in time is resent.
+_MAX_FILES_PER_REPLAY = 64
+_MAX_SPANS_PER_REPLAY = 64
 _SPOOL_GRACE = 0.5  # after the shutdown deadline: writing the leftovers to the spool
 
 
@@ -346,17 +351,36 @@ class DestinationProcessor(SpanProcessor):
                 self._replay_after = time.monotonic() + min(max(took, _MIN_PACE), _MAX_PACE)
 
     def _replay_batch(self) -> None:
+        """The oldest spooled batches, as one request of at most 64 spans (small files, each the
+        few spans of one schedule delay, would each cost a request)."""
         assert self._spool is not None
-        entry = self._spool.claim_oldest()
-        if entry is None:
+        entries: list[SpoolEntry] = []
+        payloads: list[Payload] = []
+        spans = 0
+        limit = min(self._max_batch, _MAX_SPANS_PER_REPLAY)
+        while len(entries) < _MAX_FILES_PER_REPLAY and spans < limit:
+            entry = self._spool.claim_oldest()
+            if entry is None:
+                break
+            payload = self._spool.read(entry)
+            if payload is None:  # corrupt: set aside and counted by the spool
+                continue
+            if entries and (
+                payload.options != payloads[0].options or spans + payload.spans > limit
+            ):
+                self._spool.release(entry)  # the next step's
+                break
+            entries.append(entry)
+            payloads.append(payload)
+            spans += payload.spans
+        if not entries:
             with self._cond:
                 self._spool_pending = False
             return
-        payload = self._spool.read(entry)
-        if payload is not None:
-            self._send(payload, entry)
+        self._send(merge_payloads(payloads)[0], entries)
 
-    def _send(self, payload: Payload, entry: SpoolEntry | None) -> None:
+    def _send(self, payload: Payload, entries: list[SpoolEntry] | None) -> None:
+        """``entries``: the spool files ``payload`` was read from (None: a live batch)."""
         deadline = time.monotonic() + self._export_timeout
         with self._cond:
             deadline = min(deadline, self._close_deadline)
@@ -366,32 +390,35 @@ class DestinationProcessor(SpanProcessor):
             _logger.debug("otel-bridge: %s send failed", self.name, exc_info=True)
             outcome = Outcome(kept=[payload], error=f"{type(error).__name__}: {error}")
         with self._cond:
-            abandoned = self._abandoned and entry is None
+            abandoned = self._abandoned and entries is None
         if abandoned:
             return  # the shutdown deadline passed: this batch was spooled (or counted) then
-        self._stats.add_exported(outcome.delivered, replayed=entry is not None)
+        self._stats.add_exported(outcome.delivered, replayed=entries is not None)
         self._stats.add_dropped(outcome.invalid, REJECTED_INVALID)
         if not outcome.kept:
             self._mark_up()
-            if entry is not None:
+            if entries is not None:
                 assert self._spool is not None
-                self._spool.done(entry)
+                for done in entries:
+                    self._spool.done(done)
             return
         self._mark_down(outcome)
-        if entry is None:
+        if entries is None:
             # cut short by the shutdown deadline, or the destination cannot take it now
             late = self._closing and time.monotonic() >= self._close_deadline - 0.05
             reason = SHUTDOWN_DEADLINE if late else UNAVAILABLE
             for kept in outcome.kept:
                 self._keep(kept, reason)
             return
-        assert self._spool is not None
+        assert self._spool is not None and entries is not None
         if outcome.delivered or outcome.invalid:
             for kept in outcome.kept:  # the part still undelivered, as a new file
                 self._spool.put(kept, count=False)
-            self._spool.done(entry)
+            for done in entries:
+                self._spool.done(done)
         else:
-            self._spool.release(entry)
+            for back in entries:
+                self._spool.release(back)
 
     def _mark_down(self, outcome: Outcome) -> None:
         delay = self._backoff.next_delay(outcome.retry_after)

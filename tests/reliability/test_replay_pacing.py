@@ -51,8 +51,8 @@ class CpuCostingTransport:
 def test_replay_pauses_after_each_batch_at_least_its_cpu_time(otlp_receiver, tmp_path):
     stats = DestinationStats("otlp")
     spool = Spool(tmp_path, 1 << 24, stats)
-    for i in range(BATCHES):
-        assert spool.put(payload(5, f"spooled{i}"))
+    for i in range(BATCHES):  # full batches: one request each
+        assert spool.put(payload(BATCH.max_export_batch_size, f"spooled{i}"))
     settings = OtlpSettings(
         endpoint=otlp_receiver.http_endpoint, protocol="http/protobuf", protocol_reason="test"
     )
@@ -64,10 +64,33 @@ def test_replay_pauses_after_each_batch_at_least_its_cpu_time(otlp_receiver, tmp
         wait_until(lambda: len(transport.sends) == BATCHES, timeout=30, what="the replay")
     finally:
         processor.shutdown(2000)
-    assert len(otlp_receiver.wait_for_spans(5 * BATCHES, timeout=10)) == 5 * BATCHES
-    assert stats.snapshot()["replayed"] == 5 * BATCHES
+    total = BATCH.max_export_batch_size * BATCHES
+    assert len(otlp_receiver.wait_for_spans(total, timeout=10)) == total
+    assert stats.snapshot()["replayed"] == total
     for (_, end, cpu), (next_start, _, _) in itertools.pairwise(transport.sends):
         assert next_start - end >= cpu, transport.sends
+
+
+def test_small_spooled_files_are_replayed_together_up_to_a_batch(otlp_receiver, tmp_path):
+    """An outage spools one small file per schedule delay; replayed one request each, a long
+    outage took longer to replay than the app ran. Merged up to a batch's spans per request."""
+    stats = DestinationStats("otlp")
+    spool = Spool(tmp_path, 1 << 24, stats)
+    for i in range(30):  # 30 files of 5 spans: 150 spans, batches of 64
+        assert spool.put(payload(5, f"small{i}"))
+    settings = OtlpSettings(
+        endpoint=otlp_receiver.http_endpoint, protocol="http/protobuf", protocol_reason="test"
+    )
+    transport = CpuCostingTransport(build_otlp_transport(settings, FAST_RETRY))
+    processor = DestinationProcessor("otlp", otlp_payloads, transport, stats, BATCH, spool=spool)
+    try:
+        wait_until(lambda: stats.snapshot()["replayed"] == 150, timeout=30, what="the replay")
+    finally:
+        processor.shutdown(2000)
+    assert len(transport.sends) == 3  # 60 + 60 + 30 spans: whole files only, oldest first
+    assert stats.snapshot()["spool"]["files"] == 0
+    names = [s.name for s in otlp_receiver.wait_for_spans(150, timeout=10)]
+    assert len(set(names)) == 150
 
 
 def test_a_live_batch_is_not_held_back_by_the_replay_pause(otlp_receiver, tmp_path):
