@@ -76,6 +76,7 @@ LITELLM_RESPONSE_COST = "litellm.response_cost"  # USD, as LiteLLM computed it
 # true: the usage was counted with LiteLLM's tokenizer (a stream whose provider sent none)
 LITELLM_USAGE_ESTIMATED = "litellm.usage.estimated"
 LITELLM_REQUEST_TAGS = "litellm.request.tags"  # metadata / litellm_metadata "tags"
+LITELLM_REQUEST_TAGS_DROPPED = "litellm.request.tags_dropped"  # tags left out (request.py)
 LITELLM_PROVIDER = "litellm.provider"  # LiteLLM's own custom_llm_provider name
 LITELLM_MODEL_GROUP = "litellm.router.model_group"  # the model name asked of a Router
 LITELLM_MODEL_ID = "litellm.router.model_id"  # the Router deployment's id

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -42,6 +43,8 @@ PROTOCOLS: tuple[str, ...] = ("grpc", "http/protobuf")
 COMPRESSIONS: tuple[str, ...] = ("gzip", "deflate", "none")
 
 SHUTDOWN_TIMEOUT_VAR = "OTEL_BRIDGE_SHUTDOWN_TIMEOUT"
+MAX_SHUTDOWN_TIMEOUT = 3600.0
+MAX_SERVICE_NAME_LENGTH = 500  # MLflow's limit for an experiment name (the default one)
 SPOOL_VAR = "OTEL_BRIDGE_SPOOL"
 SPOOL_DIR_VAR = "OTEL_BRIDGE_SPOOL_DIR"
 SPOOL_MAX_BYTES_VAR = "OTEL_BRIDGE_SPOOL_MAX_BYTES"
@@ -183,7 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         return Settings(disabled=True)
 
     exporters = _exporters(env, given.get("exporters"))
-    service_name = env.get("OTEL_SERVICE_NAME", "").strip() or None
+    service_name = _service_name(env)
     # Without OTEL_TRACES_EXPORTER: OTLP when an endpoint is set, MLflow always.
     wanted = {"mlflow"} if exporters is None else exporters
     # Parsed even when OTLP is off: a wrong value is an error wherever it is set.
@@ -203,7 +206,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if "shutdown_timeout" in given:
         shutdown_timeout = _seconds("shutdown_timeout", given["shutdown_timeout"])
     else:
-        shutdown_timeout = _positive_float(env, SHUTDOWN_TIMEOUT_VAR, 5.0)
+        shutdown_timeout = _seconds_up_to(env, SHUTDOWN_TIMEOUT_VAR, 5.0, MAX_SHUTDOWN_TIMEOUT)
     settings = Settings(
         service_name=service_name,
         otlp=otlp,
@@ -263,9 +266,17 @@ def _flag(option: str, value: object) -> bool:
 
 
 def _seconds(option: str, value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 < value <= MAX_SHUTDOWN_TIMEOUT
+    ):
         return float(value)
-    raise ConfigError(option, value, "expected a number of seconds greater than 0")
+    raise ConfigError(
+        option,
+        value,
+        f"expected a number of seconds greater than 0, at most {MAX_SHUTDOWN_TIMEOUT:g}",
+    )
 
 
 def _header_mapping(option: str, value: object) -> dict[str, str]:
@@ -449,7 +460,14 @@ def _is_header_name(name: str) -> bool:
 
 def _masked_entry(item: str) -> str:
     key, sep, _ = item.partition("=")
-    return f"{key.strip()}=***" if sep else key.strip()
+    if sep:
+        return f"{key.strip()}=***"
+    # no "=": "Authorization: Bearer <token>" written as an HTTP header; its first word only
+    name, *rest = re.split(r"[:\s]", item.strip(), maxsplit=1)
+    if rest:
+        return f"{name[:40]}: ***"
+    # a bare word: a header name without its value, or the token itself (which has digits)
+    return name if re.fullmatch(r"[A-Za-z][A-Za-z_-]{0,39}", name) else "***"
 
 
 def mask_header_list(raw: str) -> str:
@@ -760,6 +778,34 @@ def _positive_float(env: Mapping[str, str], var: str, default: float) -> float:
     if not number > 0:
         raise ConfigError(var, value, "must be greater than 0")
     return number
+
+
+def _seconds_up_to(env: Mapping[str, str], var: str, default: float, maximum: float) -> float:
+    number = _positive_float(env, var, default)
+    if not number <= maximum:  # inf and 1e12 too: no thread can wait that long
+        raise ConfigError(var, env.get(var), f"at most {maximum:g} seconds")
+    return number
+
+
+def _service_name(env: Mapping[str, str]) -> str | None:
+    """``OTEL_SERVICE_NAME``: valid UTF-8 (every export would fail otherwise) and, when it
+    names the MLflow experiment too, no longer than MLflow allows."""
+    for var in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        value = env.get(var, "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise ConfigError(var, shown, "not valid UTF-8") from None
+    name = env.get("OTEL_SERVICE_NAME", "").strip() or None
+    if name is not None and len(name) > MAX_SERVICE_NAME_LENGTH:
+        raise ConfigError(
+            "OTEL_SERVICE_NAME",
+            f"{name[:40]}... ({len(name)} characters)",
+            f"at most {MAX_SERVICE_NAME_LENGTH} characters (it names the MLflow experiment "
+            "and the spool directory too)",
+        )
+    return name
 
 
 def _positive_float_pair(

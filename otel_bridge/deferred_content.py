@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from otel_bridge.redaction import known_secrets
 
 _logger = logging.getLogger("otel_bridge")
 
-Serialise = Callable[[Any], str]
+Serialise = Callable[..., str]  # (value, secrets=...) -> JSON text
 
 # Entries live from just before a span ends to its processors' on_end (microseconds, on the same
 # thread): more than this many at once means spans were ended elsewhere; the oldest are dropped.
@@ -30,10 +32,13 @@ MAX_PENDING = 4096
 class PendingContent:
     """A span's content attributes, each built on first use by ``build(*args)`` then serialised."""
 
-    __slots__ = ("_attributes", "_serialise", "items")
+    __slots__ = ("_attributes", "_serialise", "items", "secrets")
 
     def __init__(self, serialise: Serialise) -> None:
         self._serialise = serialise
+        # the credentials of the call (read when the content is built): masked in it, as the
+        # process's own (credential-named environment variables, keys on the litellm module)
+        self.secrets: Callable[[], Iterable[str]] | None = None
         # (attribute, build, args): appended to directly on the app's thread (no method call)
         self.items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
         self._attributes: dict[str, str] | None = None
@@ -47,13 +52,21 @@ class PendingContent:
         built = self._attributes
         if built is None:
             built = {}
+            secrets = self._known_secrets()
             for key, build, args in self.items:
                 try:
-                    built[key] = self._serialise(build(*args))
+                    built[key] = self._serialise(build(*args), secrets=secrets)
                 except Exception:  # one attribute missing, never the span
                     _logger.debug("otel-bridge: could not build %s", key, exc_info=True)
             self._attributes = built
         return built
+
+    def _known_secrets(self) -> tuple[str, ...]:
+        try:
+            call = set(self.secrets()) if self.secrets is not None else set()
+        except Exception:
+            call = set()
+        return known_secrets(call)
 
 
 class ContentRegistry:

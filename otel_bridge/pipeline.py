@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 
+from otel_bridge import sigterm
 from otel_bridge.config import BatchSettings, Settings, load_settings
 from otel_bridge.deferred_content import ContentRegistry
 from otel_bridge.exporters.content_filter import (
@@ -44,6 +45,7 @@ from otel_bridge.exporters.stats import (
     DestinationStats,
 )
 from otel_bridge.redaction import install_log_scrubbing, mask_url
+from otel_bridge.sigterm import hold_across_fork, start_thread
 from otel_bridge.spool import Spool, destination_directory
 
 if TYPE_CHECKING:
@@ -53,6 +55,9 @@ _logger = logging.getLogger(__name__)
 
 # Each destination bounds its own shutdown by the timeout; this covers the spool writes after.
 _JOIN_GRACE = 0.5
+# Longest wait the bridge accepts anywhere (a day): Thread.join and Condition.wait refuse
+# timeouts past threading.TIMEOUT_MAX, and a shutdown no one can wait for is lost anyway.
+MAX_WAIT = 86400.0
 
 
 class _ConsoleProcessor(BatchSpanProcessor):
@@ -101,8 +106,8 @@ class Bridge:
         self.settings = settings
         self.provider = provider
         self._destinations: list[_Destination] = []
-        self._shutdown_lock = threading.Lock()
         self._is_shut_down = False
+        self.shutdown_until = 0.0  # monotonic time by which every shutdown started ends
         # LiteLLM calls' content, serialised by the destinations that receive content
         self.content_registry: ContentRegistry | None = None
         self.metrics: pipeline_metrics.MetricsPipeline | None = None  # set by configure()
@@ -160,14 +165,21 @@ class Bridge:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush and stop every destination, in parallel, each within ``timeout`` seconds
         (default ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``); what cannot be sent in time is spooled
-        (or counted as dropped without a spool). True when nothing had to be left behind."""
-        with self._shutdown_lock:
-            if self._is_shut_down:
-                return True
-            self._is_shut_down = True
-        return self._each_destination(
-            _shutdown_processor, timeout or self.settings.shutdown_timeout
-        )
+        (or counted as dropped without a spool). True when nothing had to be left behind.
+
+        A call made while a shutdown runs (SIGTERM during the ``atexit`` flush, a second
+        thread) waits for that shutdown (each destination's own shutdown waits for the one
+        under way): it never returns first, so a process ended right after it never ends
+        mid-flush."""
+        # No lock: SIGTERM's handler runs on the main thread, maybe in the middle of this call,
+        # and calls it again from another thread, which must never wait for the main one.
+        self._is_shut_down = True
+        timeout = min(max(timeout or self.settings.shutdown_timeout, 0.0), MAX_WAIT)
+        until = time.monotonic() + timeout + _JOIN_GRACE
+        self.shutdown_until = max(self.shutdown_until, until)
+        run = self._start_each(_shutdown_processor, timeout)
+        run.deadline = self.shutdown_until  # a destination shut down earlier keeps its deadline
+        return self._finish(run)
 
     def stats(self) -> dict[str, dict[str, object]]:
         """Per destination: spans ``received``, ``exported`` (``replayed`` of them from the
@@ -175,6 +187,11 @@ class Bridge:
         return {d.name: d.stats.snapshot() for d in self._destinations}
 
     def _each_destination(self, action, timeout: float) -> bool:
+        return self._finish(self._start_each(action, timeout))
+
+    def _start_each(self, action, timeout: float) -> _Run:
+        """``action`` started for every destination, each on a thread of its own."""
+        timeout = min(max(timeout, 0.0), MAX_WAIT)  # Thread.join refuses inf and huge values
         results: dict[str, bool] = {}
 
         def run(destination: _Destination) -> None:
@@ -184,24 +201,32 @@ class Bridge:
                 _logger.exception("otel-bridge: %s failed to flush", destination.name)
                 results[destination.name] = False
 
-        threads = [
-            threading.Thread(target=run, args=(d,), name=f"otel-bridge-{d.name}", daemon=True)
-            for d in self._destinations
-        ]
-        deadline = time.monotonic() + timeout + _JOIN_GRACE
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        finished = all(results.get(d.name, False) for d in self._destinations)
+        threads = [start_thread(run, f"otel-bridge-{d.name}", d) for d in self._destinations]
+        return _Run(threads, results, time.monotonic() + timeout + _JOIN_GRACE, timeout)
+
+    def _finish(self, run: _Run) -> bool:
+        """Wait for a started action, bounded."""
+        for thread in run.threads:
+            thread.join(max(0.0, run.deadline - time.monotonic()))
+        finished = all(run.results.get(d.name, False) for d in self._destinations)
         if not finished:
-            late = [d.name for d in self._destinations if not results.get(d.name)]
+            late = [d.name for d in self._destinations if not run.results.get(d.name)]
             _logger.warning(
                 "otel-bridge: %s did not finish within %.1fs (the rest is spooled or counted)",
                 ", ".join(late),
-                timeout,
+                run.timeout,
             )
         return finished
+
+
+@dataclass
+class _Run:
+    """One flush or shutdown of every destination, started."""
+
+    threads: list[threading.Thread]
+    results: dict[str, bool]
+    deadline: float
+    timeout: float
 
 
 def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
@@ -328,6 +353,9 @@ def _flush_in_multiprocessing_children(bridge: Bridge) -> None:
 
     def in_child(bridge: Bridge) -> None:
         util.Finalize(bridge, bridge.shutdown, exitpriority=10)
+        if _sigterm_installed:  # terminate() must end it, whatever its main thread waits on
+            sigterm.handler_started.clear()
+            sigterm.watch_for_missed_signal()
 
     util.register_after_fork(bridge, in_child)
 
@@ -357,6 +385,7 @@ def _handle_sigterm() -> None:
         return
 
     def on_sigterm(signum: int, frame: object) -> None:
+        sigterm.handler_started.set()
         if callable(previous):
             previous(signum, frame)
             return
@@ -369,6 +398,7 @@ def _handle_sigterm() -> None:
     except (ValueError, OSError):
         return
     _sigterm_installed = True
+    hold_across_fork()
 
 
 def _shutdown_on_signal() -> None:
@@ -377,9 +407,10 @@ def _shutdown_on_signal() -> None:
     bridge = _bridge
     if bridge is None:
         return
-    worker = threading.Thread(target=bridge.shutdown, name="otel-bridge-sigterm", daemon=True)
-    worker.start()
-    worker.join(bridge.settings.shutdown_timeout + _JOIN_GRACE + 0.5)
+    worker = start_thread(bridge.shutdown, "otel-bridge-sigterm")
+    wait = min(bridge.settings.shutdown_timeout, MAX_WAIT) + _JOIN_GRACE + 0.5
+    # a shutdown already under way (the atexit flush) keeps its own, maybe longer, deadline
+    worker.join(max(wait, bridge.shutdown_until - time.monotonic() + 0.5))
 
 
 def _tracer_provider(settings: Settings) -> TracerProvider:

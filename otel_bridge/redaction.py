@@ -168,25 +168,20 @@ def scrub_assignments(text: str) -> str:
     return "".join(pieces)
 
 
+def replace_known(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first: :func:`ordered`) replaced by ``***``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every known secret, key-shaped string and ``api_key=...``-style assignment
     replaced by ``***``: for exception messages, stack traces and log lines."""
     if not isinstance(text, str):
         return text
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return scrub_assignments(scrub_shapes(text))
-
-
-def scrub_value(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """An attribute value (a string or a sequence of them) scrubbed; other values as they are."""
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, (list, tuple)):
-        secrets = tuple(secrets)
-        return [scrub(item, secrets) if isinstance(item, str) else item for item in value]
-    return value
+    return scrub_assignments(scrub_shapes(replace_known(text, secrets)))
 
 
 # --- known secrets -------------------------------------------------------------------------
@@ -215,15 +210,26 @@ _WORD_SPLIT = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 _NOT_SECRETS = frozenset({"true", "false", "none", "null", "yes", "no", "on", "off"})
 
 
+# A name that ends with one of these names where a secret is kept, not the secret:
+# PASSWORD_STORE_DIR, AWS_SHARED_CREDENTIALS_FILE, GOOGLE_APPLICATION_CREDENTIALS_PATH.
+_PLACE_WORDS = frozenset({"dir", "directory", "path", "file", "home"})
+# Alone, these words are not credentials: a bare "key" is a dictionary's or a cache's more
+# often, and PWD is the shell's working directory (masking it masked every path in a trace).
+_NOT_ALONE = frozenset({"key", "pwd"})
+# Run-together names: PGPASSWORD, DBPASSWD, CLIENTSECRET, GITHUBTOKEN (never PASSENGER, BYPASS).
+_SECRET_ENDINGS = ("password", "passwd", "secret", "token", "apikey")
+
+
 def is_secret_name(name: object) -> bool:
     """``Authorization``, ``api-key``, ``x-api-key``, ``OPENAI_API_KEY``, ``api_key``,
-    ``MLFLOW_TRACKING_PASSWORD``, ``aws_secret_access_key``... but not ``max_tokens``, ``key``."""
+    ``MLFLOW_TRACKING_PASSWORD``, ``DB_PWD``, ``aws_secret_access_key``... but not
+    ``max_tokens``, ``key``, ``PWD``, ``OLDPWD``, ``PASSWORD_STORE_DIR``."""
     if not isinstance(name, str):
         return False
     words = [word.lower() for word in _WORD_SPLIT.split(name) if word]
-    if len(words) == 1 and words[0] == "key":
-        return False  # a bare "key" is a dictionary's or a cache's more often than a credential
-    return any(word in _SECRET_WORDS for word in words)
+    if not words or (len(words) == 1 and words[0] in _NOT_ALONE) or words[-1] in _PLACE_WORDS:
+        return False
+    return any(word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in words)
 
 
 def _add(found: set[str], value: Any) -> None:
@@ -233,8 +239,12 @@ def _add(found: set[str], value: Any) -> None:
     if len(value) < MIN_SECRET_LENGTH or value.lower() in _NOT_SECRETS or value.isdigit():
         return
     found.add(value)
+    # "<scheme> <credential>": Bearer, Basic, Token, and every other scheme (ApiKey, SSWS,
+    # Splunk, GenieKey...): an upstream that echoes the credential quotes it without the scheme
     scheme, _, credential = value.partition(" ")
-    if credential and scheme.lower() in ("bearer", "basic", "token"):
+    known = scheme.lower() in ("bearer", "basic", "token")
+    token_like = scheme.isalnum() and len(credential) >= 12 and " " not in credential.strip()
+    if credential and (known or token_like):  # not the words of a passphrase
         _add(found, credential)
         if scheme.lower() == "basic":
             try:
@@ -278,21 +288,48 @@ def call_secrets(kwargs: Mapping[str, Any]) -> set[str]:
             found |= header_secrets(value)
         elif is_secret_name(name):
             _add(found, value)
-        elif isinstance(value, str) and "@" in value and "://" in value:
-            found |= url_secrets(value)
+        elif isinstance(value, str):
+            if "://" in value:
+                found |= url_secrets(value)
+        elif name == "client" and value is not None:
+            found |= client_secrets(value)
+    return found
+
+
+def client_secrets(client: Any) -> set[str]:
+    """The key of an SDK client passed as ``client=`` (``openai.OpenAI(api_key=...)``,
+    ``AzureOpenAI``, ``anthropic.Anthropic``...), its default headers' credentials and the
+    secrets of its base URL."""
+    found: set[str] = set()
+    try:
+        for attribute in ("api_key", "_api_key", "auth_token", "_azure_ad_token"):
+            _add(found, getattr(client, attribute, None))
+        found |= header_secrets(getattr(client, "default_headers", None))
+        base_url = getattr(client, "base_url", None)
+        if base_url is not None:
+            found |= url_secrets(str(base_url))
+    except Exception:  # a client of a kind nobody knows: what was found so far
+        pass
     return found
 
 
 def url_secrets(url: str) -> set[str]:
-    """The password (or bare token) of a URL's userinfo."""
+    """The password (or bare token) of a URL's userinfo, and the values of its credential
+    query parameters (``?key=...``, ``&sig=...``, ``?api_key=...``)."""
     found: set[str] = set()
     try:
-        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        parts = urlsplit(url)
     except ValueError:
         return found
+    userinfo = parts.netloc.rpartition("@")[0]
     if userinfo:
         user, sep, password = userinfo.partition(":")
         _add(found, unquote(password if sep else user))
+    for item in parts.query.split("&"):
+        name, sep, value = item.partition("=")
+        if sep and _is_secret_parameter(name):
+            _add(found, value)
+            _add(found, unquote(value))
     return found
 
 
@@ -317,7 +354,7 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
             found |= header_list_secrets(value)
         elif is_secret_name(name):
             _add(found, value)
-        elif "@" in value and "://" in value:
+        elif "://" in value:
             found |= url_secrets(value)
     return found
 
@@ -349,19 +386,49 @@ def process_secrets(extra: Iterable[str] = ()) -> tuple[str, ...]:
     return ordered({*extra, *environment_secrets(), *litellm_module_secrets()})
 
 
+def known_secrets(extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """:func:`process_secrets` as read at most a second ago, plus ``extra``: for content, which
+    is serialised once per call."""
+    recent = _recent_process_secrets()
+    extra = set(extra)
+    return ordered({*extra, *recent}) if extra else recent
+
+
 # --- URLs and header lists (printed configuration) ----------------------------------------
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password (or a bare user token) and query values replaced by ***."""
-    return _masked_url(url, lambda _name: True, on_error=lambda text: text)
+    """The URL with its password (or a bare user token) and query values replaced by ***;
+    also when it is not a URL Python can parse (``u:pw@host:4318`` without a scheme, a bad
+    IPv6 address): for error messages about exactly such values."""
+    return _masked_url(url, lambda _name: True, on_error=_mask_unparsed)
 
 
 def redact_url(url: str) -> str:
     """For span attributes (an ``api_base``): like :func:`mask_url`, but only the query values
     that are credentials (``key=``, ``api_key=``, ``sig=``, ``token=``...) are masked, so an
     ``api-version`` stays readable."""
-    return _masked_url(url, _is_secret_parameter, on_error=scrub_shapes)
+    return _masked_url(url, _is_secret_parameter, on_error=_mask_unparsed)
+
+
+# what looks like userinfo (``[scheme://]user[:password]@``) in a text that is not a URL
+_USERINFO = re.compile(
+    r"^(?P<scheme>[^\s/?#@]*://)?(?P<user>[^\s/?#@:]*)(?P<password>:[^\s/?#@]*)?@"
+)
+
+
+def _mask_unparsed(text: str) -> str:
+    def userinfo(match: re.Match[str]) -> str:
+        scheme = match.group("scheme") or ""
+        if match.group("password"):
+            return f"{scheme}{match.group('user')}:{MASK}@"
+        return f"{scheme}{MASK}@"
+
+    text = _USERINFO.sub(userinfo, text, count=1)
+    base, sep, query = text.partition("?")
+    if sep:
+        text = base + "?" + "&".join(f"{i.partition('=')[0]}={MASK}" for i in query.split("&"))
+    return scrub_shapes(text)
 
 
 def _masked_url(
@@ -370,6 +437,8 @@ def _masked_url(
     try:
         parts = urlsplit(url)
     except ValueError:
+        return on_error(url)
+    if "@" in url and "@" not in parts.netloc:  # "u:pw@host:4318": the scheme is "u"
         return on_error(url)
     if "@" not in parts.netloc and not parts.query:
         return url

@@ -30,7 +30,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_bridge.config import BatchSettings
-from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver
+from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver, merge_payloads
 from otel_bridge.exporters.retry import Backoff
 from otel_bridge.exporters.stats import (
     EXPORT_ERROR,
@@ -40,12 +40,20 @@ from otel_bridge.exporters.stats import (
     UNAVAILABLE,
     DestinationStats,
 )
+from otel_bridge.sigterm import start_thread
 from otel_bridge.spool import Spool, SpoolEntry
 
 _logger = logging.getLogger("otel_bridge")
 
 AFTER_SHUTDOWN = "after_shutdown"  # ended after the destination was shut down
 _POLL = 0.05
+_MIN_PACE, _MAX_PACE = 0.005, 1.0  # pause after each replayed batch: its CPU time
+# Small spool files merged into one replayed request: at most this many files and spans (a
+# file larger than that goes alone). Small enough for a slow MLflow server (130 LLM spans/s)
+# to answer within a short export timeout; a request it cannot answer in time is resent.
+_MAX_FILES_PER_REPLAY = 64
+_MAX_SPANS_PER_REPLAY = 64
+_SPOOL_GRACE = 0.5  # after the shutdown deadline: writing the leftovers to the spool
 
 
 class DestinationProcessor(SpanProcessor):
@@ -96,22 +104,19 @@ class DestinationProcessor(SpanProcessor):
         self._abandoned = False
         self._down_until = 0.0
         self._spool_pending = self._spool is not None and not self._spool.is_empty()
+        self._replay_after = 0.0  # the next spooled batch is replayed from then on
         self._closing = False
         self._closed = False
+        self._shutdown_done = threading.Event()
+        self._shutdown_deadline = 0.0
         self._close_deadline = float("inf")
         self._flush_wanted = 0
         self._flush_served = 0
         self._pid = os.getpid()
 
     def _start_threads(self) -> None:
-        self._worker = threading.Thread(
-            target=self._work, name=f"otel-bridge-{self.name}-worker", daemon=True
-        )
-        self._sender = threading.Thread(
-            target=self._send_loop, name=f"otel-bridge-{self.name}-sender", daemon=True
-        )
-        self._worker.start()
-        self._sender.start()
+        self._worker = start_thread(self._work, f"otel-bridge-{self.name}-worker")
+        self._sender = start_thread(self._send_loop, f"otel-bridge-{self.name}-sender")
 
     def _reinit_in_child(self) -> None:
         """After ``os.fork()``: the parent's spans and threads stay with the parent."""
@@ -169,9 +174,23 @@ class DestinationProcessor(SpanProcessor):
         timeout = self._shutdown_timeout if timeout_millis is None else timeout_millis / 1000
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
-            if self._closing:
-                return
-            self._closing = True
+            if self._closing:  # another thread (SIGTERM during the atexit flush) shuts it down
+                first = self._shutdown_done, self._shutdown_deadline
+            else:
+                first = None
+                self._closing = True
+                self._shutdown_deadline = deadline
+        if first is not None:
+            done, until = first
+            done.wait(max(0.0, until - time.monotonic()) + _SPOOL_GRACE)
+            return
+        try:
+            self._shut_down(timeout, deadline)
+        finally:
+            self._shutdown_done.set()
+
+    def _shut_down(self, timeout: float, deadline: float) -> None:
+        with self._cond:
             # leave time to write what is left to the spool
             self._close_deadline = deadline - min(1.0, max(0.05, timeout * 0.15))
             self._cond.notify_all()
@@ -297,12 +316,13 @@ class DestinationProcessor(SpanProcessor):
                         replay = False
                         break
                     now = time.monotonic()
-                    if self._spool_pending and not self._closing and now >= self._down_until:
+                    ready = max(self._down_until, self._replay_after)
+                    if self._spool_pending and not self._closing and now >= ready:
                         self._sending, replay = True, True
                         break
                     wait = _POLL * 4
                     if self._spool_pending and not self._closing:
-                        wait = min(wait, max(0.0, self._down_until - now))
+                        wait = min(wait, max(0.0, ready - now))
                     self._cond.wait(wait)
             try:
                 if replay:
@@ -317,17 +337,50 @@ class DestinationProcessor(SpanProcessor):
                     self._cond.notify_all()
 
     def _replay_one(self) -> None:
+        """One spooled batch (read, decoded, sent), then a pause as long as the CPU time it
+        took: replay computes at most half the time, so the app's threads get the
+        interpreter's lock at least as often as replay does (a backlog replayed at full speed
+        after an outage stalled the app's calls by 200-500 ms). Waiting for the network holds
+        no lock and costs no pause."""
+        started = time.thread_time()
+        try:
+            self._replay_batch()
+        finally:
+            took = time.thread_time() - started
+            with self._cond:
+                self._replay_after = time.monotonic() + min(max(took, _MIN_PACE), _MAX_PACE)
+
+    def _replay_batch(self) -> None:
+        """The oldest spooled batches, as one request of at most 64 spans (small files, each the
+        few spans of one schedule delay, would each cost a request)."""
         assert self._spool is not None
-        entry = self._spool.claim_oldest()
-        if entry is None:
+        entries: list[SpoolEntry] = []
+        payloads: list[Payload] = []
+        spans = 0
+        limit = min(self._max_batch, _MAX_SPANS_PER_REPLAY)
+        while len(entries) < _MAX_FILES_PER_REPLAY and spans < limit:
+            entry = self._spool.claim_oldest()
+            if entry is None:
+                break
+            payload = self._spool.read(entry)
+            if payload is None:  # corrupt: set aside and counted by the spool
+                continue
+            if entries and (
+                payload.options != payloads[0].options or spans + payload.spans > limit
+            ):
+                self._spool.release(entry)  # the next step's
+                break
+            entries.append(entry)
+            payloads.append(payload)
+            spans += payload.spans
+        if not entries:
             with self._cond:
                 self._spool_pending = False
             return
-        payload = self._spool.read(entry)
-        if payload is not None:
-            self._send(payload, entry)
+        self._send(merge_payloads(payloads)[0], entries)
 
-    def _send(self, payload: Payload, entry: SpoolEntry | None) -> None:
+    def _send(self, payload: Payload, entries: list[SpoolEntry] | None) -> None:
+        """``entries``: the spool files ``payload`` was read from (None: a live batch)."""
         deadline = time.monotonic() + self._export_timeout
         with self._cond:
             deadline = min(deadline, self._close_deadline)
@@ -337,32 +390,35 @@ class DestinationProcessor(SpanProcessor):
             _logger.debug("otel-bridge: %s send failed", self.name, exc_info=True)
             outcome = Outcome(kept=[payload], error=f"{type(error).__name__}: {error}")
         with self._cond:
-            abandoned = self._abandoned and entry is None
+            abandoned = self._abandoned and entries is None
         if abandoned:
             return  # the shutdown deadline passed: this batch was spooled (or counted) then
-        self._stats.add_exported(outcome.delivered, replayed=entry is not None)
+        self._stats.add_exported(outcome.delivered, replayed=entries is not None)
         self._stats.add_dropped(outcome.invalid, REJECTED_INVALID)
         if not outcome.kept:
             self._mark_up()
-            if entry is not None:
+            if entries is not None:
                 assert self._spool is not None
-                self._spool.done(entry)
+                for done in entries:
+                    self._spool.done(done)
             return
         self._mark_down(outcome)
-        if entry is None:
+        if entries is None:
             # cut short by the shutdown deadline, or the destination cannot take it now
             late = self._closing and time.monotonic() >= self._close_deadline - 0.05
             reason = SHUTDOWN_DEADLINE if late else UNAVAILABLE
             for kept in outcome.kept:
                 self._keep(kept, reason)
             return
-        assert self._spool is not None
+        assert self._spool is not None and entries is not None
         if outcome.delivered or outcome.invalid:
             for kept in outcome.kept:  # the part still undelivered, as a new file
                 self._spool.put(kept, count=False)
-            self._spool.done(entry)
+            for done in entries:
+                self._spool.done(done)
         else:
-            self._spool.release(entry)
+            for back in entries:
+                self._spool.release(back)
 
     def _mark_down(self, outcome: Outcome) -> None:
         delay = self._backoff.next_delay(outcome.retry_after)

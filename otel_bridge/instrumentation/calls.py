@@ -276,6 +276,7 @@ class LLMCall:
         try:
             pending, registry = self.pending, self.settings.registry
             if pending is not None and pending.items and registry is not None and self.recording:
+                pending.secrets = self.secrets  # read off the app's thread, with the content
                 registry.put(self.span.get_span_context().span_id, pending)
             self.span.end()
         except Exception:

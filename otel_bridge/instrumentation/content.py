@@ -34,7 +34,7 @@ from typing import Any
 
 from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation.fields import field
-from otel_bridge.redaction import KEY_PREFIXES, scrub_shapes
+from otel_bridge.redaction import KEY_PREFIXES, known_secrets, replace_known, scrub_shapes
 
 DEFAULT_MAX_CONTENT_LENGTH = 64 * 1024
 """Default limit, in characters, of one content attribute value."""
@@ -167,20 +167,41 @@ def safe_str(value: Any) -> str:
     return value if value.isascii() else utf8_safe(value)
 
 
-def to_json(value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH) -> str:
+def to_json(
+    value: Any, max_length: int = DEFAULT_MAX_CONTENT_LENGTH, secrets: Iterable[str] = ()
+) -> str:
     """JSON text of ``value``, at most about ``max_length`` characters; never raises.
 
     Over the limit, long strings inside the value are shortened first (so the result stays valid
-    JSON); if that is not enough the text itself is cut and the marker appended. Key-shaped strings
-    are masked and the text is valid UTF-8.
+    JSON); if that is not enough the text itself is cut and the marker appended. The known
+    ``secrets`` (longest first) are masked before any cut (a cut never leaves half of one),
+    key-shaped strings after it; the text is valid UTF-8.
     """
     try:
         text, encoded = _dumps_bounded(value)
+        if secrets:
+            masked = replace_known(text, secrets)
+            if masked != text and len(masked) > max_length:
+                encoded = _loads_or_none(masked)  # shortened from the masked value
+            text = masked
         if len(text) > max_length:
-            text = _bounded(encoded, text, max_length)
+            if encoded is _UNPARSED:
+                text = truncate(text, max_length)
+            else:
+                text = _bounded(encoded, text, max_length)
         return utf8_safe(scrub_shapes(text))
     except Exception:  # e.g. MemoryError building the text of a huge value
         return '"<unserialisable>"'
+
+
+_UNPARSED = object()
+
+
+def _loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except Exception:
+        return _UNPARSED  # then the text itself is cut
 
 
 def put(
@@ -195,7 +216,7 @@ def put(
     bridge's pipeline), built and serialised later by the destinations' workers. ``args`` must
     not change after the call: a list the app owns (its messages) is passed as a copy."""
     if pending is None:
-        attrs[key] = to_json(build(*args), max_length)
+        attrs[key] = to_json(build(*args), max_length, known_secrets())
     else:
         pending.items.append((key, build, args))
 
@@ -382,13 +403,27 @@ def _sequence(value: Any) -> list[Any] | tuple[Any, ...]:
     return value if isinstance(value, (list, tuple)) else ()
 
 
+# Items of one list (messages, parts of a message) built into content: at most this many, the
+# rest noted. The JSON is bounded by max_length anyway, but serialising a million parts first
+# holds the interpreter's lock for seconds (json is C), stalling every thread of the app.
+MAX_ITEMS = 1000
+_ELIDED_ITEMS = "…[{count} more {what} elided by otel-bridge]"
+
+
+def _elided(count: int, what: str) -> dict[str, Any]:
+    return {"type": "text", "content": _ELIDED_ITEMS.format(count=count, what=what)}
+
+
 def _content_parts(content: Any) -> list[dict[str, Any]]:
     if content is None:
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
     if isinstance(content, (list, tuple)):
-        return [_content_part(p) for p in content]
+        parts = [_content_part(p) for p in content[:MAX_ITEMS]]
+        if len(content) > MAX_ITEMS:
+            parts.append(_elided(len(content) - MAX_ITEMS, "parts"))
+        return parts
     return [_content_part(content)]
 
 
@@ -419,7 +454,8 @@ def _tool_call_part(call: Any) -> dict[str, Any]:
 def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """OpenAI-style chat messages (dicts or LiteLLM Message objects) as input messages."""
     result: list[dict[str, Any]] = []
-    for message in _sequence(messages):
+    messages = _sequence(messages)
+    for message in messages[:MAX_ITEMS]:
         role = field(message, "role") or "user"
         if role in ("tool", "function"):
             response = field(message, "content")
@@ -446,6 +482,8 @@ def chat_input_messages(messages: Iterable[Any]) -> list[dict[str, Any]]:
         if name:
             entry["name"] = name
         result.append(entry)
+    if len(messages) > MAX_ITEMS:
+        result.append({"role": "user", "parts": [_elided(len(messages) - MAX_ITEMS, "messages")]})
     return result
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_bridge.instrumentation.content import truncate, utf8_safe
-from otel_bridge.redaction import process_secrets, scrub
+from otel_bridge.redaction import process_secrets, replace_known, scrub
 
 EXCEPTION_EVENT = "exception"
 MAX_STACKTRACE_LENGTH = 16 * 1024  # the end of it: the exception raised last, and its frames
@@ -59,7 +59,11 @@ def _type_name(exc: BaseException) -> str:
 def scrubbed_exception(exc: BaseException, secrets: Iterable[str] = ()) -> tuple[str, str]:
     """(message, stack trace) of ``exc``, scrubbed and valid UTF-8."""
     known = process_secrets(secrets)
-    message = utf8_safe(scrub(truncate(_message(exc), MAX_MESSAGE_LENGTH), known))
+    # the known secrets go before the cut (a cut through one would leave half of it behind):
+    # the window is long enough for any secret that starts before the cut to be found whole
+    window = MAX_MESSAGE_LENGTH + max(map(len, known), default=0)
+    message = replace_known(_message(exc)[:window], known)
+    message = utf8_safe(scrub(truncate(message, MAX_MESSAGE_LENGTH)))
     stack = utf8_safe(_tail(scrub(_stacktrace(exc), known), MAX_STACKTRACE_LENGTH))
     return message, stack
 

@@ -77,22 +77,53 @@ def set_server(attrs: dict[str, Any], api_base: Any, litellm_provider: str | Non
     return explicit
 
 
-def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
+# Request tags are the caller's (any client of a proxy): bounded, so that with the trace tags
+# made of them they stay far below the SDK's 128 attributes a span keeps (past it the OLDEST
+# go, the conventions' own), and so that a million of them cost no more than 32.
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 256
+_MAX_SCANNED = 256  # entries looked at, per list
+
+
+def bounded_tags(sources: list[Any]) -> tuple[list[str], int]:
+    """The first :data:`MAX_TAGS` distinct tags of at most :data:`MAX_TAG_LENGTH` characters
+    found in ``sources`` (lists of tags, or single tags), and how many were left out
+    (repeats of a kept tag are not counted)."""
     tags: list[str] = []
+    dropped = 0
+    for found in sources:
+        if isinstance(found, str):
+            found = [found]
+        elif not isinstance(found, (list, tuple)):
+            continue
+        window = found[:_MAX_SCANNED]
+        dropped += len(found) - len(window)
+        for tag in window:
+            text = safe_str(tag)
+            if text in tags:
+                continue
+            if len(text) > MAX_TAG_LENGTH or len(tags) >= MAX_TAGS:
+                dropped += 1
+            else:
+                tags.append(text)
+    return tags, dropped
+
+
+def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
+    found: list[Any] = []
     session = conversation = user = None
     for name in ("metadata", "litellm_metadata"):
         md = kwargs.get(name)
         if not isinstance(md, dict) or not md:
             continue
-        found = md.get("tags")
-        if isinstance(found, (list, tuple)):
-            tags.extend(safe_str(t) for t in found)
-        elif isinstance(found, str):
-            tags.append(safe_str(found))
+        found.append(md.get("tags"))
         session = session or md.get("session_id")
         conversation = conversation or md.get("conversation_id")
         user = user or md.get("user_id")
     user = kwargs.get("user") or user
+    tags, dropped = bounded_tags(found) if found else ((), 0)
+    if dropped:
+        attrs[keys.LITELLM_REQUEST_TAGS_DROPPED] = dropped
     if tags:
         attrs[keys.LITELLM_REQUEST_TAGS] = tags
     if user:

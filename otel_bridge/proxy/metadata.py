@@ -19,12 +19,15 @@ with :func:`otel_bridge.redaction.scrub` (the same scrubber as the SDK instrumen
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_bridge import redaction
+from otel_bridge.instrumentation.request import MAX_TAGS, bounded_tags
 
 # LiteLLM adds "User-Agent: <agent>" entries of its own to the request tags.
 _LITELLM_TAG_PREFIXES = ("User-Agent:",)
@@ -60,6 +63,7 @@ class Deployment:
 @dataclass(frozen=True)
 class RequestMetadata:
     tags: list[str] = field(default_factory=list)
+    tags_dropped: int = 0
     session_id: str | None = None
     conversation_id: str | None = None
     user_id: str | None = None
@@ -108,22 +112,24 @@ def request_headers(kwargs: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-def request_tags(kwargs: Mapping[str, Any]) -> list[str]:
-    """The request's tags, in order, without LiteLLM's own ``User-Agent: ...`` entries."""
+def request_tags(kwargs: Mapping[str, Any]) -> tuple[list[str], int]:
+    """The request's tags, in order, without LiteLLM's own ``User-Agent: ...`` entries, bounded
+    as the instrumentation bounds them (any client sends them), and how many were left out."""
     raw = standard_logging_object(kwargs).get("request_tags")
     if not isinstance(raw, (list, tuple)):
         raw = litellm_metadata(kwargs).get("tags")
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        return []
-    tags: list[str] = []
-    for tag in raw:
-        if not isinstance(tag, str) or not tag.strip() or tag.startswith(_LITELLM_TAG_PREFIXES):
-            continue
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+        return [], 0
+    window = raw[: 4 * MAX_TAGS]  # LiteLLM's own entries come on top of the client's
+    clients = [
+        tag
+        for tag in window
+        if isinstance(tag, str) and tag.strip() and not tag.startswith(_LITELLM_TAG_PREFIXES)
+    ]
+    tags, dropped = bounded_tags([clients])
+    return tags, dropped + len(raw) - len(window)
 
 
 def request_metadata(kwargs: Mapping[str, Any]) -> RequestMetadata:
@@ -131,8 +137,10 @@ def request_metadata(kwargs: Mapping[str, Any]) -> RequestMetadata:
     slo = standard_logging_object(kwargs)
     requester = litellm_metadata(kwargs).get("requester_metadata")
     requester = requester if isinstance(requester, Mapping) else {}
+    tags, tags_dropped = request_tags(kwargs)
     return RequestMetadata(
-        tags=request_tags(kwargs),
+        tags=tags,
+        tags_dropped=tags_dropped,
         session_id=text_value(slo.get("session_id")) or text_value(requester.get("session_id")),
         conversation_id=text_value(requester.get("conversation_id")),
         user_id=text_value(requester.get("user_id")),
@@ -152,7 +160,7 @@ def identity(kwargs: Mapping[str, Any]) -> Identity:
         return None
 
     return Identity(
-        key_hash=first("user_api_key_hash"),
+        key_hash=_hashed(first("user_api_key_hash")),
         key_alias=first("user_api_key_alias"),
         team_id=first("user_api_key_team_id"),
         team_alias=first("user_api_key_team_alias"),
@@ -195,9 +203,35 @@ def _proxy_master_key() -> str | None:
     return value if isinstance(value, str) else None
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_KEY_FIELDS = ("user_api_key_hash", "user_api_key")
+
+
+def _hashed(key: str | None) -> str | None:
+    """LiteLLM hashes a key (SHA-256, its ``hash_token``) only when it starts with ``sk-``: a
+    ``custom_auth`` key of another form reaches the callback as it is. Hashed here the same
+    way, so only a hash ever leaves, and the same key always gives the same one."""
+    if key is None or _SHA256.fullmatch(key):
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unhashed_keys(kwargs: Mapping[str, Any]) -> set[str]:
+    slo_md = standard_logging_object(kwargs).get("metadata")
+    found: set[str] = set()
+    for source in (slo_md, litellm_metadata(kwargs)):
+        if isinstance(source, Mapping):
+            for name in _KEY_FIELDS:
+                value = text_value(source.get(name))
+                if value is not None and not _SHA256.fullmatch(value):
+                    found |= redaction.call_secrets({"api_key": value})
+    return found
+
+
 def known_secrets(kwargs: Mapping[str, Any]) -> frozenset[str]:
     """Credential values this call carries: to be scrubbed from any text that leaves."""
     found = redaction.header_secrets(request_headers(kwargs))
+    found |= _unhashed_keys(kwargs)
     found |= redaction.call_secrets(
         {"master_key": _proxy_master_key(), "api_key": kwargs.get("api_key")}
     )

@@ -72,6 +72,8 @@ def span_attributes(
 ) -> tuple[str, dict[str, Any]]:
     """(span name, attributes) of the event's span. Never contains a known secret."""
     attrs, request = start_attributes(event.op, (), event.request, capture, max_length)
+    if event.metadata.tags_dropped:  # left out before the tags reached the request
+        attrs[keys.LITELLM_REQUEST_TAGS_DROPPED] = event.metadata.tags_dropped
     if event.response is not None:
         attrs.update(response_attributes(event.op.kind, event.response, capture, max_length))
     if event.first_chunk_ns is not None and event.first_chunk_ns >= event.start_ns:

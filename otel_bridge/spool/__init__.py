@@ -3,17 +3,20 @@ destination, until it takes them again (in this process or the next one).
 
 Layout of ``<root>/<service>/<destination>/``:
 
-* ``<time_ns>-<pid>-<seq>-<spans>.span``: one batch each, oldest first by name. Written as
+* ``<time_ns>-<pid>-<seq>-<spans>.span``: one batch each, oldest first by name (the span count
+  in the name is for people: the bridge counts from the file's content). Written as
   ``.tmp-<pid>-...`` then fsynced and renamed: a crash mid-write leaves only a temporary file,
   which the next process removes; a complete file is never half-written;
-* ``*.span.claimed-<pid>``: a batch a process is sending now (a rename, so two processes sharing
-  the directory never send the same file); put back when that process died;
+* ``*.span.claimed-<pid>-s<start>``: a batch a process is sending now (a rename, so two
+  processes sharing the directory never send the same file); put back when that process died
+  (a process is its pid and its start time: a new PID 1 is not the killed one);
 * ``*.corrupt``: a file that could not be read back, set aside (the newest few are kept for
   inspection), its spans counted as dropped ``spool_corrupt``.
 
 A file holds a header (magic, version, span count, CRC-32), the transport options as JSON and
 the serialized ``ExportTraceServiceRequest``. The size bound covers the ``.span`` files: when a
-new batch would pass it, the oldest batches are evicted and counted ``spool_full``.
+new batch would pass it, the oldest batches are evicted and counted ``spool_full``; a batch
+larger than the whole bound is not written, counted ``spool_error``.
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ VERSION = 1
 _HEADER = struct.Struct(">8sBIII")  # magic, version, spans, options length, crc32
 SUFFIX = ".span"
 CORRUPT_KEPT = 8
-_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)-(\d+)\.span$")
-_CLAIMED = re.compile(r"^(.+\.span)\.claimed-(\d+)$")
-_TMP = re.compile(r"^\.tmp-(\d+)-")
+# A process is named by its pid and its start time: in a container the app is PID 1 in every
+# run, and a pid alone would make a claim left by the killed PID 1 look like the new one's.
+_CLAIMED = re.compile(r"^(.+\.span)\.claimed-(\d+)(?:-s(\d+))?$")
+_TMP = re.compile(r"^\.tmp-(\d+)-(?:s(\d+)-)?")
 
 
 def destination_directory(root: Path, service: str | None, destination: str) -> Path:
@@ -74,7 +78,7 @@ def decode_file(data: bytes) -> Payload:
     """The batch in a spool file; ValueError when it is not a complete, intact one."""
     if len(data) < _HEADER.size:
         raise ValueError("shorter than the header")
-    magic, version, spans, options_length, crc = _HEADER.unpack_from(data)
+    magic, version, _spans, options_length, crc = _HEADER.unpack_from(data)
     if magic != MAGIC or version != VERSION:
         raise ValueError("not a spool file of this version")
     rest = data[_HEADER.size :]
@@ -84,24 +88,60 @@ def decode_file(data: bytes) -> Payload:
     request = ExportTraceServiceRequest.FromString(rest[options_length:])
     if not isinstance(options, dict):
         raise ValueError("bad options")
-    return Payload(request, {str(k): str(v) for k, v in options.items()}, spans)
+    # the spans counted in the checked content (the header's count is outside the checksum)
+    return Payload(request, {str(k): str(v) for k, v in options.items()})
 
 
-def _spans_in(name: str) -> int:
-    match = _NAME.match(name)
-    return int(match.group(4)) if match else 0
+def _header_spans(path: Path, size: int) -> int | None:
+    """The span count in a file's header, when the header is one of ours and the count fits
+    in the file (a span takes more than 16 bytes); 0 otherwise. Never the count in the name:
+    a name is not checked, and a file named ``...-99999999999.span`` holds no such number.
+    None when the file cannot be read now (claimed by another process meanwhile)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_HEADER.size)
+    except OSError:
+        return None
+    try:
+        magic, version, spans, _, _ = _HEADER.unpack(head)
+    except struct.error:
+        return 0
+    if magic != MAGIC or version != VERSION:
+        return 0
+    return spans if spans <= size // 16 else 0
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, from /proc), None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        return fields[19].decode()  # field 22 of stat(5), counted after "(comm)"
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _process_tag() -> str:
+    """``<pid>-s<start>`` (or ``<pid>`` without /proc): this process, as files name it."""
+    start = _start_time(os.getpid())
+    return f"{os.getpid()}-s{start}" if start else str(os.getpid())
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    """The process that wrote ``<pid>[-s<start>]`` still runs (the same one, not a new
+    process given the same pid)."""
     if pid == os.getpid():
-        return True
+        return start is not None and start == _start_time(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    if start is None:
         return True
-    return True
+    now = _start_time(pid)
+    return now is None or now == start
 
 
 class Spool:
@@ -113,6 +153,8 @@ class Spool:
         self._stats = stats
         self._lock = threading.Lock()
         self._seq = itertools.count()
+        self._tag = _process_tag()
+        self._counts: dict[str, int] = {}  # file name -> spans in it (files never change)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         probe = self.directory / f".tmp-{os.getpid()}-probe"
         probe.write_bytes(b"")  # raises now, not at the first batch, when it is not writable
@@ -127,9 +169,9 @@ class Spool:
             tmp = _TMP.match(name)
             claimed = _CLAIMED.match(name)
             try:
-                if tmp and not _alive(int(tmp.group(1))):
+                if tmp and not _alive(int(tmp.group(1)), tmp.group(2)):
                     os.unlink(entry.path)
-                elif claimed and not _alive(int(claimed.group(2))):
+                elif claimed and not _alive(int(claimed.group(2)), claimed.group(3)):
                     os.replace(entry.path, self.directory / claimed.group(1))
             except OSError:
                 pass
@@ -137,6 +179,7 @@ class Spool:
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._tag = _process_tag()
 
     def _scan_all(self) -> list[os.DirEntry[str]]:
         try:
@@ -157,10 +200,22 @@ class Spool:
         files.sort()
         return files
 
+    def _spans_of(self, name: str, size: int) -> int:
+        spans = self._counts.get(name)
+        if spans is None:
+            spans = _header_spans(self.directory / name, size)
+            if spans is None:
+                return 0
+            self._counts[name] = spans
+        return spans
+
     def refresh(self) -> list[tuple[str, int]]:
         files = self._files()
+        present = {name for name, _ in files}
+        for gone in [name for name in self._counts if name not in present]:
+            self._counts.pop(gone, None)
         self._stats.set_spool_level(
-            len(files), sum(_spans_in(n) for n, _ in files), sum(s for _, s in files)
+            len(files), sum(self._spans_of(n, s) for n, s in files), sum(s for _, s in files)
         )
         return files
 
@@ -173,10 +228,12 @@ class Spool:
         the spans counted as dropped) when it could not be written."""
         data = encode_file(payload)
         if len(data) > self.max_bytes:
-            self._stats.add_dropped(payload.spans, SPOOL_FULL)
+            # never spooled: a drop of this process's own spans (spool_full counts evictions of
+            # spans spooled before, maybe by another process: outside this process's identity)
+            self._stats.add_dropped(payload.spans, SPOOL_ERROR)
             return False
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):06d}-{payload.spans}{SUFFIX}"
-        tmp = self.directory / f".tmp-{os.getpid()}-{name}"
+        tmp = self.directory / f".tmp-{self._tag}-{name}"
         try:
             with self._lock:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -187,6 +244,7 @@ class Spool:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
+                self._counts[name] = payload.spans
                 os.replace(tmp, self.directory / name)
                 _fsync_directory(self.directory)
                 if count:
@@ -206,25 +264,27 @@ class Spool:
         for name, size in files:
             if total <= self.max_bytes:
                 break
+            spans = self._spans_of(name, size)
             try:
                 os.unlink(self.directory / name)
             except FileNotFoundError:
                 continue  # another process claimed it
             total -= size
-            self._stats.add_dropped(_spans_in(name), SPOOL_FULL)
+            self._stats.add_dropped(spans, SPOOL_FULL)
         self.refresh()
 
     # -- reading -------------------------------------------------------------------------
     def claim_oldest(self) -> SpoolEntry | None:
         for name, size in self._files():
-            claimed = self.directory / f"{name}.claimed-{os.getpid()}"
+            claimed = self.directory / f"{name}.claimed-{self._tag}"
+            spans = self._spans_of(name, size)
             try:
                 os.rename(self.directory / name, claimed)
             except FileNotFoundError:
                 continue  # taken by another process a moment ago
             except OSError:
                 return None
-            return SpoolEntry(claimed, name, _spans_in(name), size)
+            return SpoolEntry(claimed, name, spans, size)
         return None
 
     def read(self, entry: SpoolEntry) -> Payload | None:

@@ -21,7 +21,7 @@ def test_attributes_are_built_once_and_a_failing_one_is_left_out():
     def broken():
         raise ValueError("cannot build")
 
-    pending = PendingContent(lambda value: f"json:{value}")
+    pending = PendingContent(lambda value, secrets=(): f"json:{value}")
     pending.items.append(("a", build, ("x",)))
     pending.items.append(("b", broken, ()))
 
@@ -51,7 +51,7 @@ def test_the_binder_hands_the_content_to_the_exporter_of_that_span_only():
     tracer = provider.get_tracer("test")
 
     with_pending = tracer.start_span("with", attributes={"kept": 1})
-    pending = PendingContent(lambda value: value)
+    pending = PendingContent(lambda value, secrets=(): value)
     pending.items.append(("gen_ai.input.messages", str.upper, ("hello",)))
     registry.put(with_pending.get_span_context().span_id, pending)
     with_pending.end()

@@ -70,7 +70,8 @@ def test_a_batch_larger_than_the_whole_spool_is_counted(tmp_path):
     stats = DestinationStats("otlp")
     spool = Spool(tmp_path, 1024, stats)
     assert not spool.put(payload(100))
-    assert stats.snapshot()["dropped_by_reason"] == {"spool_full": 100}
+    # never spooled, so not "spool_full" (an eviction of spans spooled before): spool_error
+    assert stats.snapshot()["dropped_by_reason"] == {"spool_error": 100}
 
 
 def test_a_corrupt_file_is_set_aside_and_counted_never_raised(tmp_path):
@@ -92,7 +93,9 @@ def test_a_corrupt_file_is_set_aside_and_counted_never_raised(tmp_path):
     assert len(list(tmp_path.glob("*.corrupt"))) == 2
     snap = stats.snapshot()
     assert snap["spool"]["corrupt_files"] == 2
-    assert snap["dropped_by_reason"] == {"spool_corrupt": 10}
+    # counted from the files' headers, not their names (which claim 7 and 3): the truncated
+    # copy's header says 4; the garbage has no header, so nothing can be counted for it
+    assert snap["dropped_by_reason"] == {"spool_corrupt": 4}
 
 
 def test_leftovers_of_a_dead_process_are_cleaned_and_its_claims_put_back(tmp_path):
@@ -150,3 +153,36 @@ def test_destination_directory_is_per_service_and_destination(tmp_path):
     )
     assert destination_directory(tmp_path, None, "otlp") == tmp_path / "unknown_service" / "otlp"
     assert os.sep not in destination_directory(tmp_path, "../../etc", "otlp").parent.name
+
+
+def test_span_counts_come_from_the_files_content_never_their_names(tmp_path):
+    """A name that claims 10^11 spans (a file someone named, or a future format) moves no
+    counter by 10^11: the level, the evictions and the replay count the checked content."""
+    stats = DestinationStats("otlp")
+    huge = "99999999999"
+    good = encode_file(payload(3, "named-huge"))
+    (tmp_path / f"{'0' * 19}1-1-000001-{huge}.span").write_bytes(good)
+    (tmp_path / f"{'0' * 19}2-1-000002-{huge}.span").write_bytes(b"\x00not a batch")
+    spool = Spool(tmp_path, len(good) * 2, stats)
+    assert stats.snapshot()["spool"]["spans"] == 3
+
+    entry = spool.claim_oldest()
+    assert entry is not None and entry.spans == 3
+    got = spool.read(entry)
+    assert got is not None and got.spans == 3
+    spool.release(entry)
+    for i in range(3):  # past the bound: the oldest (the 3-span file) is evicted first
+        assert spool.put(payload(2, f"new{i}"))
+    while (entry := spool.claim_oldest()) is not None:
+        if spool.read(entry) is not None:
+            spool.done(entry)
+    snap = stats.snapshot()
+    assert snap["dropped"] <= 3 + 2 * 3, snap  # at most every batch there was, each counted
+    assert snap["dropped_by_reason"].get("spool_corrupt", 0) == 0  # no header: nothing counted
+    assert snap["spool"]["spans"] == 0 and snap["spool"]["corrupt_files"] == 1
+
+
+def test_decode_counts_the_spans_in_the_checked_body_not_the_header(tmp_path):
+    data = bytearray(encode_file(payload(2, "h")))
+    data[9:13] = (10**9).to_bytes(4, "big")  # the header's count, outside the checksum
+    assert decode_file(bytes(data)).spans == 2

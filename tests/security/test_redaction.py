@@ -125,6 +125,15 @@ def test_known_secrets_are_masked_whatever_their_shape():
         ("KEYBOARD", False),
         ("monkey", False),
         (None, False),
+        # the shell's working directory and places where secrets are kept are not secrets
+        ("PWD", False),
+        ("OLDPWD", False),
+        ("PASSWORD_STORE_DIR", False),
+        ("AWS_SHARED_CREDENTIALS_FILE", False),
+        ("DB_PWD", True),
+        ("PGPASSWORD", True),
+        ("BYPASS_CACHE", False),
+        ("max_tokens", False),
     ],
 )
 def test_credential_names(name, secret):
@@ -243,3 +252,77 @@ def test_printed_configuration_masks_credentials():
     # the values themselves are intact for the exporters
     assert settings.otlp.headers["api-key"] == "hdr-secret-1"
     assert settings.mlflow.token == "ml-token-1"
+
+
+def test_the_working_directory_is_not_a_secret():
+    env = {"PWD": "/home/ada/project", "OLDPWD": "/home/ada", "DB_PWD": "hunter2-db"}
+    assert redaction.environment_secrets(env) == {"hunter2-db"}
+
+
+def test_credential_query_parameters_of_a_url_are_known_secrets():
+    found = redaction.call_secrets(
+        {"api_base": "https://gw.example/v1?key=plainvalue42&api-version=2024-06-01&sig=a%2Fb%3D99"}
+    )
+    assert found == {"plainvalue42", "a%2Fb%3D99", "a/b=99"}
+
+
+def test_every_authorization_scheme_gives_its_credential():
+    found = redaction.header_secrets(
+        {"Authorization": "ApiKey abcdef0123456789", "X-Auth": "SSWS 00abcdefghijklmnop"}
+    )
+    assert {"abcdef0123456789", "00abcdefghijklmnop"} <= found
+    # a passphrase under a credential's name is not split into words that would mask prose
+    assert redaction.call_secrets({"password": "correct horse battery"}) == {
+        "correct horse battery"
+    }
+
+
+def test_a_client_passed_to_litellm_gives_its_key():
+    import openai
+
+    client = openai.OpenAI(api_key="client-key-0123456789", base_url="http://u:pw-7777777@h/v1")
+    assert {"client-key-0123456789", "pw-7777777"} <= redaction.call_secrets({"client": client})
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden"),
+    [
+        ("u:pw-secret-1@collector:4318", "pw-secret-1"),  # no scheme: urlsplit sees scheme "u"
+        ("http://u:pw-secret-2@[::1:4318/v1/traces", "pw-secret-2"),  # a bad IPv6 address
+        ("http://[bad-ipv6/v1?token=tok-secret-3", "tok-secret-3"),
+        ("token-secret-4@collector:4318", "token-secret-4"),
+    ],
+)
+def test_urls_python_cannot_parse_are_masked_too(url, hidden):
+    masked = redaction.mask_url(url)
+    assert hidden not in masked and MASK in masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "hidden"),
+    [
+        ("Authorization: Bearer tok-0123456789", "tok-0123456789"),
+        ("api-key=ok,Authorization Bearer tok-9876543210", "tok-9876543210"),
+        ("sk0123456789abcdef", "sk0123456789abcdef"),
+    ],
+)
+def test_a_malformed_header_list_is_named_without_its_token(raw, hidden):
+    from otel_bridge.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"OTEL_EXPORTER_OTLP_HEADERS": raw, "OTEL_TRACES_EXPORTER": "otlp"})
+    assert hidden not in str(caught.value)
+    assert str(caught.value).startswith("OTEL_EXPORTER_OTLP_HEADERS=")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["u:pw-secret-5@collector:4318", "http://u:pw-secret-5@[::1:4318/v1/traces"],
+)
+def test_a_bad_endpoint_is_named_without_its_password(endpoint):
+    from otel_bridge.config import ConfigError, load_settings
+
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "pw-secret-5" not in str(caught.value)
