@@ -2,6 +2,10 @@
 batch the destination refuses as invalid to drop only the spans at fault, and hand back what
 could not be delivered now (for the spool).
 
+Splitting is for a destination known to take spans: one that refuses a whole batch before it
+took any (a server answering 400 to everything: an old MLflow given gzip, a proxy) is
+misconfigured, and the batch is kept whole (``split=False``) instead of dropped as invalid.
+
 A batch travels as an OTLP ``ExportTraceServiceRequest``: the same bytes go on the wire, into
 the spool and back out of it, whichever destination it is for.
 """
@@ -53,6 +57,7 @@ class Outcome:
     kept: list[Payload] = field(default_factory=list)  # not delivered now: spool or drop
     retry_after: float | None = None
     error: str | None = None
+    refused: bool = False  # the destination said no (not "not now"): someone must fix it
 
     @property
     def kept_spans(self) -> int:
@@ -60,8 +65,14 @@ class Outcome:
 
 
 def deliver(
-    transport: Transport, payload: Payload, deadline: float, split_budget: int = SPLIT_BUDGET
+    transport: Transport,
+    payload: Payload,
+    deadline: float,
+    split_budget: int = SPLIT_BUDGET,
+    *,
+    split: bool = True,
 ) -> Outcome:
+    """``split=False``: a batch refused whole as invalid is kept, not split (see above)."""
     outcome = Outcome()
     pending = [payload]
     while pending:
@@ -70,8 +81,15 @@ def deliver(
             rejected = transport.send(piece.request, deadline, **piece.options)
         except RejectedError as error:
             outcome.error = str(error)
-            if not error.invalid:  # the destination's fault, not the batch's: keep it all
+            # not the batch's fault, or nothing shows the destination takes any batch: keep it
+            if not error.invalid or not split:
+                if error.invalid:
+                    outcome.error += (
+                        " - a whole batch refused before the destination took any span: a "
+                        "misconfiguration (an old server? a proxy?) rather than bad spans"
+                    )
                 outcome.kept = merge_payloads([piece, *pending])
+                outcome.refused = True
                 return outcome
             if piece.spans <= 1 or split_budget <= 0:
                 outcome.invalid += piece.spans

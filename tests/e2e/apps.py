@@ -58,6 +58,7 @@ def base_env(**extra: str) -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
         DO_NOT_TRACK="true",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(REPO_ROOT),  # the tree under test, not wherever the venv's install points
     )
     env.update(extra)
     return env
@@ -80,3 +81,45 @@ def run_app(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     return AppRun(done.returncode, done.stdout, done.stderr)
+
+
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str], *, python_flags: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``otel-bridge ARGS`` from this interpreter (``python [FLAGS] -m otel_bridge.cli``)."""
+    return subprocess.run(
+        [sys.executable, *python_flags, "-m", "otel_bridge.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# An app with one span, that prints its stats: enough for the MLflow destination to connect.
+ONE_SPAN_APP = """
+import json, otel_bridge
+from opentelemetry import trace
+bridge = otel_bridge.configure()
+with trace.get_tracer("app").start_as_current_span("work"):
+    pass
+bridge.force_flush()
+print(json.dumps({"stats": bridge.stats()}))
+"""
+
+
+def stopped_or_reported(run: AppRun, message: str) -> str:
+    """How a refusal by the MLflow server reached the user: ``otel-bridge run`` stops with exit
+    code 2 and one line when the server answers within the wrapper's start-up budget (0.3 s);
+    on a machine too busy for that the app runs, and its MLflow destination reports the same
+    refusal, loudly, keeping the spans. Either way ``message`` is said."""
+    if run.returncode == 2:
+        assert run.stderr.startswith(f"otel-bridge: {message}"), run.stderr
+        assert "Traceback" not in run.stderr and not run.stdout, run.stdout + run.stderr
+        return "stopped"
+    assert run.returncode == 0, run.stderr
+    assert f"otel-bridge: mlflow refused the spans: {message}" in run.stderr, run.stderr
+    assert run.result["stats"]["mlflow"]["exported"] == 0
+    return "reported"

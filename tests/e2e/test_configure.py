@@ -236,8 +236,9 @@ def test_a_failed_configure_installs_nothing(otlp_receiver, tmp_path):
         CALL
         + """
 import otel_bridge
-try:
-    otel_bridge.configure(mlflow_experiment_id="987654")  # no such experiment in the store
+open("a-file", "w").close()
+try:  # found while building the MLflow destination, after the provider was made
+    otel_bridge.configure(mlflow_tracking_uri="sqlite:///a-file/mlflow.db")
 except otel_bridge.ConfigError as error:
     failed = str(error)
 provider_after_failure = type(trace.get_tracer_provider()).__name__
@@ -251,7 +252,11 @@ print(json.dumps({"failed": failed, "after_failure": provider_after_failure,
     env = base_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint)
     run = run_app(app, tmp_path, env, under_bridge=False)
     assert run.returncode == 0, run.stderr
-    assert run.result["failed"].startswith("MLFLOW_EXPERIMENT_ID='987654'")
+    assert run.result["failed"] == (
+        "MLFLOW_TRACKING_URI='sqlite:///a-file/mlflow.db': "
+        f"{tmp_path / 'a-file'} is not a directory, so the store cannot be written there; "
+        "choose another path"
+    )
     assert run.result["after_failure"] == "ProxyTracerProvider"
     spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
     assert len(spans) == 2

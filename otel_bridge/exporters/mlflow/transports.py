@@ -36,29 +36,51 @@ class Transport(Protocol):
     ) -> None:
         """Deliver the spans; with ``run_id``, link the traces whose root is among them."""
 
+    def after_fork(self) -> None: ...
+
     def close(self) -> None: ...
 
 
 class ServerTransport:
-    """OTLP/HTTP protobuf to ``<tracking-uri>/v1/traces``, the MLflow server's OTLP door."""
+    """OTLP/HTTP protobuf to ``<tracking-uri>/v1/traces``, the MLflow server's OTLP door;
+    gzip-compressed unless the server cannot decode it (MLflow 3.5 and 3.6)."""
 
-    def __init__(self, settings: MlflowSettings, experiment_id: str, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        settings: MlflowSettings,
+        experiment_id: str,
+        policy: RetryPolicy,
+        *,
+        compress: bool = True,
+    ) -> None:
         self.url = settings.tracking_uri + OTLP_TRACES_PATH
-        self._session = mlflow_session(settings)
-        self._session.headers.update(
-            {
-                "Content-Type": "application/x-protobuf",
-                "Content-Encoding": "gzip",
-                MLFLOW_EXPERIMENT_HEADER: experiment_id,
-            }
-        )
+        self.compress = compress
+        self._settings = settings
+        self._headers = {
+            "Content-Type": "application/x-protobuf",
+            MLFLOW_EXPERIMENT_HEADER: experiment_id,
+        }
+        if compress:
+            self._headers["Content-Encoding"] = "gzip"
+        self._session = self._new_session()
         self._policy = policy
         self._stop = threading.Event()
+
+    def _new_session(self) -> requests.Session:
+        session = mlflow_session(self._settings)
+        session.headers.update(self._headers)
+        return session
+
+    def after_fork(self) -> None:
+        """In a forked child: its own connections, not the parent's."""
+        self._session = self._new_session()
 
     def send(
         self, request: ExportTraceServiceRequest, deadline: float, run_id: str | None = None
     ) -> None:
-        body = gzip.compress(request.SerializeToString(), compresslevel=5)
+        body = request.SerializeToString()
+        if self.compress:
+            body = gzip.compress(body, compresslevel=5)
         headers = {MLFLOW_RUN_HEADER: run_id} if run_id else None
         call_with_retry(
             lambda: self._post(body, deadline, headers),
