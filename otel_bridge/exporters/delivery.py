@@ -2,9 +2,10 @@
 batch the destination refuses as invalid to drop only the spans at fault, and hand back what
 could not be delivered now (for the spool).
 
-Splitting is for a destination known to take spans: one that refuses a whole batch before it
-took any (a server answering 400 to everything: an old MLflow given gzip, a proxy) is
-misconfigured, and the batch is kept whole (``split=False``) instead of dropped as invalid.
+Dropping is for a destination known to take spans: when no piece of a batch is taken by a
+destination that took none since (``keep_if_none_taken``: a server answering 400 to everything,
+an old MLflow given gzip, a proxy), the destination is misconfigured and the batch is kept whole
+instead of dropped as invalid.
 
 A batch travels as an OTLP ``ExportTraceServiceRequest``: the same bytes go on the wire, into
 the spool and back out of it, whichever destination it is for.
@@ -70,9 +71,8 @@ def deliver(
     deadline: float,
     split_budget: int = SPLIT_BUDGET,
     *,
-    split: bool = True,
+    keep_if_none_taken: bool = False,
 ) -> Outcome:
-    """``split=False``: a batch refused whole as invalid is kept, not split (see above)."""
     outcome = Outcome()
     pending = [payload]
     while pending:
@@ -81,13 +81,7 @@ def deliver(
             rejected = transport.send(piece.request, deadline, **piece.options)
         except RejectedError as error:
             outcome.error = str(error)
-            # not the batch's fault, or nothing shows the destination takes any batch: keep it
-            if not error.invalid or not split:
-                if error.invalid:
-                    outcome.error += (
-                        " - a whole batch refused before the destination took any span: a "
-                        "misconfiguration (an old server? a proxy?) rather than bad spans"
-                    )
+            if not error.invalid:  # the destination's fault, not the batch's: keep it all
                 outcome.kept = merge_payloads([piece, *pending])
                 outcome.refused = True
                 return outcome
@@ -107,6 +101,12 @@ def deliver(
             partial = min(partial, piece.spans)
             outcome.invalid += partial
             outcome.delivered += piece.spans - partial
+    if keep_if_none_taken and outcome.invalid and not outcome.delivered:
+        outcome.error = (
+            f"{outcome.error} - every span refused, by a destination that took none yet: a "
+            "misconfiguration (an old server? a proxy?) rather than bad spans"
+        )
+        outcome.invalid, outcome.kept, outcome.refused = 0, [payload], True
     return outcome
 
 

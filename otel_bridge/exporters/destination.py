@@ -9,8 +9,8 @@ Two threads per destination, none of them the application's:
 * the **sender** first connects (``connect``: MLflow's store is opened, or its server probed,
   here and not on the application's thread), then sends one batch at a time (retries by
   :mod:`otel_bridge.exporters.retry`, invalid batches split by
-  :mod:`otel_bridge.exporters.delivery` once the destination has taken spans); after a failure
-  it marks the
+  :mod:`otel_bridge.exporters.delivery`, and kept whole when the destination took no span yet
+  and refuses every one of them); after a failure it marks the
   destination down for a backoff (or the server's Retry-After), then probes with the oldest
   spooled batch; whenever the destination takes data, it replays the spool, oldest first,
   between live batches. At start it replays what earlier processes left.
@@ -109,8 +109,8 @@ class DestinationProcessor(SpanProcessor):
         self._flush_wanted = 0
         self._flush_served = 0
         self._pid = os.getpid()
-        # The destination took spans since it last refused a whole batch: a batch it refuses
-        # now holds bad spans (split, the bad ones dropped); before that, it is kept.
+        # The destination took spans since it last refused a whole batch: spans it refuses now
+        # are bad ones (dropped); before that, a batch it refuses entirely is kept.
         self._accepting = False
 
     def _start_threads(self) -> None:
@@ -382,7 +382,9 @@ class DestinationProcessor(SpanProcessor):
         with self._cond:
             deadline = min(deadline, self._close_deadline)
         try:
-            outcome = deliver(self._transport, payload, deadline, split=self._accepting)
+            outcome = deliver(
+                self._transport, payload, deadline, keep_if_none_taken=not self._accepting
+            )
         except Exception as error:  # a transport bug or an unexpected store error
             _logger.debug("otel-bridge: %s send failed", self.name, exc_info=True)
             outcome = Outcome(kept=[payload], error=f"{type(error).__name__}: {error}")

@@ -35,7 +35,7 @@ def drain(
         return int(stats.snapshot()["spool"]["spans"])  # type: ignore[index]
 
     drained = Drained(waiting=waiting())
-    accepting = False  # as the destination's processor: split refused batches once it takes
+    accepting = False  # as the destination's processor: drop refused spans once it takes some
     while time.monotonic() < deadline:
         entry = spool.claim_oldest()
         if entry is None:
@@ -45,7 +45,7 @@ def drain(
             drained.dropped += entry.spans
             continue
         try:
-            outcome = deliver(transport, payload, deadline, split=accepting)
+            outcome = deliver(transport, payload, deadline, keep_if_none_taken=not accepting)
         except Exception as error:
             outcome = Outcome(kept=[payload], error=f"{type(error).__name__}: {error}")
         except BaseException:  # Ctrl-C: the batch stays for the next try

@@ -84,7 +84,13 @@ class MlflowConnection:
         else:
             traits = probe_server(settings)
             experiment_id = traits.experiment_id
-            inner = ServerTransport(settings, experiment_id, self._policy, compress=traits.gzip)
+            inner = ServerTransport(
+                settings,
+                experiment_id,
+                self._policy,
+                compress=traits.gzip,
+                one_trace_per_request=traits.one_trace_per_request,
+            )
             where = f"server {mask_url(settings.tracking_uri)}"
         self.experiment_id = experiment_id
         _logger.info("otel-bridge: MLflow %s ready, experiment %s", where, experiment_id)

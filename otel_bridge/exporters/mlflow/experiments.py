@@ -10,7 +10,7 @@ from otel_bridge.config import ConfigError, MlflowSettings
 from otel_bridge.redaction import mask_url
 
 from .http_client import mlflow_session
-from .server_check import CALL_TIMEOUT, ServerTraits, call, check_trace_route
+from .server_check import CALL_TIMEOUT, ServerTraits, call, check_trace_route, server_version
 
 DEFAULT_EXPERIMENT_ID = "0"
 
@@ -29,8 +29,9 @@ def probe_server(settings: MlflowSettings, timeout: float = 3 * CALL_TIMEOUT) ->
     deadline = time.monotonic() + timeout
     with mlflow_session(settings) as session:
         experiment_id = _find_or_create_on_server(session, settings, deadline)
-        gzip = check_trace_route(session, settings, experiment_id, deadline)
-        return ServerTraits(experiment_id, gzip)
+        version = server_version(session, settings, deadline)
+        gzip = check_trace_route(session, settings, experiment_id, version, deadline)
+        return ServerTraits(experiment_id, version, gzip)
 
 
 def _find_or_create_on_server(

@@ -4,7 +4,9 @@ credentials, what a refusal means for the user, and what the OTLP route accepts.
 MLflow 3.5 and 3.6 take OTLP on ``/v1/traces`` but do not decode ``Content-Encoding: gzip``
 (every gzip batch is answered 400); 3.7.0 and later decode it. The route is checked with a
 request holding one empty ``ResourceSpans``: the server parses it, finds no span to store and
-answers 200, unless it cannot read the body (400) or refuses the caller (401/403).
+answers 200, unless it cannot read the body (400) or refuses the caller (401/403). MLflow 3.5
+also stores only the spans of one trace per request (422 for more); 3.6 groups them itself:
+that is told by the version (``GET /version``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ CALL_TIMEOUT = 10.0  # one request, when the caller's deadline leaves more
 # An ExportTraceServiceRequest with one empty ResourceSpans: parsed, nothing stored.
 EMPTY_OTLP_REQUEST = b"\x0a\x00"
 GZIP_FROM = "3.7.0"  # the first MLflow server that decodes gzip on /v1/traces
+MANY_TRACES_FROM = (3, 6)  # the first that takes spans of several traces in one request
 
 
 class Unreachable(ConfigError):
@@ -54,7 +57,22 @@ class Unreachable(ConfigError):
 @dataclass(frozen=True)
 class ServerTraits:
     experiment_id: str
+    version: str | None  # None: the server does not say
     gzip: bool  # the OTLP route decodes Content-Encoding: gzip
+
+    @property
+    def one_trace_per_request(self) -> bool:
+        return self.version is not None and version_tuple(self.version) < MANY_TRACES_FROM
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
 
 
 def call(
@@ -92,7 +110,11 @@ def call(
 
 
 def check_trace_route(
-    session: requests.Session, settings: MlflowSettings, experiment_id: str, deadline: float
+    session: requests.Session,
+    settings: MlflowSettings,
+    experiment_id: str,
+    version: str | None,
+    deadline: float,
 ) -> bool:
     """What ``/v1/traces`` takes: True when gzip, False when only uncompressed bodies.
     Raises :class:`ConfigError` when the server cannot take the bridge's spans at all."""
@@ -113,9 +135,8 @@ def check_trace_route(
         return True
     if zipped.status_code in (404, 405):
         raise _incompatible(
-            session,
             settings,
-            deadline,
+            version,
             f"{OTLP_TRACES_PATH} does not exist there (HTTP {zipped.status_code})",
             "upgrade it (pip install 'mlflow>=3.5'), or check that the URL is the MLflow server",
         )
@@ -125,7 +146,6 @@ def check_trace_route(
         session, settings, "POST", url, action, deadline, data=EMPTY_OTLP_REQUEST, headers=headers
     )
     if plain.status_code < 300:
-        version = server_version(session, settings, deadline)
         _logger.info(
             "otel-bridge: the MLflow server %s (version %s) does not decode gzip on %s; "
             "sending uncompressed (MLflow %s and later decode it)",
@@ -136,9 +156,8 @@ def check_trace_route(
         )
         return False
     raise _incompatible(
-        session,
         settings,
-        deadline,
+        version,
         f"{OTLP_TRACES_PATH} refuses an empty OTLP request (HTTP {plain.status_code}: "
         f"{plain.text[:200]})",
         f"upgrade it (pip install -U 'mlflow>={GZIP_FROM}')",
@@ -146,9 +165,8 @@ def check_trace_route(
 
 
 def _incompatible(
-    session: requests.Session, settings: MlflowSettings, deadline: float, what: str, todo: str
+    settings: MlflowSettings, version: str | None, what: str, todo: str
 ) -> ConfigError:
-    version = server_version(session, settings, deadline)
     server = f"the MLflow server (version {version})" if version else "the server"
     return ConfigError("MLFLOW_TRACKING_URI", settings.tracking_uri, f"{server}: {what}; {todo}")
 
