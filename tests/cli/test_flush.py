@@ -8,23 +8,8 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.apps import base_env, run_app, run_cli
+from tests.e2e.apps import THREE_TRACES_APP, base_env, run_app, run_cli
 from tests.support.ports import LOOPBACK, free_port
-
-SPANS_APP = """
-import json, otel_bridge
-from opentelemetry import trace
-bridge = otel_bridge.configure()
-tracer = trace.get_tracer("app")
-ids = []
-for i in range(3):
-    with tracer.start_as_current_span(f"job-{i}") as span:
-        with tracer.start_as_current_span("step"):
-            pass
-    ids.append(format(span.get_span_context().trace_id, "032x"))
-bridge.shutdown()
-print(json.dumps({"trace_ids": ids, "stats": bridge.stats()}))
-"""
 
 
 def spool_of(tmp_path, service: str):
@@ -38,7 +23,7 @@ def spooled_while_down(tmp_path, service: str) -> tuple[list[str], dict[str, str
         OTEL_SERVICE_NAME=service,
         OTEL_BRIDGE_SHUTDOWN_TIMEOUT="2",
     )
-    run = run_app(SPANS_APP, tmp_path, down, under_bridge=False)
+    run = run_app(THREE_TRACES_APP, tmp_path, down, under_bridge=False)
     assert run.returncode == 0, run.stderr
     stats = run.result["stats"]["mlflow"]
     assert stats["spooled"] == 6 and stats["exported"] == stats["dropped"] == 0, stats

@@ -110,6 +110,25 @@ print(json.dumps({"stats": bridge.stats()}))
 """
 
 
+# Three traces of two spans each, the bridge's INFO lines on stderr; prints the trace ids.
+THREE_TRACES_APP = """
+import json, logging, otel_bridge
+logging.basicConfig(level=logging.WARNING)
+logging.getLogger("otel_bridge").setLevel(logging.INFO)
+from opentelemetry import trace
+bridge = otel_bridge.configure()
+tracer = trace.get_tracer("app")
+ids = []
+for i in range(3):
+    with tracer.start_as_current_span(f"job-{i}") as span:
+        with tracer.start_as_current_span("step"):
+            pass
+    ids.append(format(span.get_span_context().trace_id, "032x"))
+bridge.shutdown()
+print(json.dumps({"trace_ids": ids, "stats": bridge.stats()}))
+"""
+
+
 def stopped_or_reported(run: AppRun, message: str) -> str:
     """How a refusal by the MLflow server reached the user: ``otel-bridge run`` stops with exit
     code 2 and one line when the server answers within the wrapper's start-up budget (0.3 s);

@@ -24,7 +24,14 @@ import requests
 
 from otel_bridge.config import MlflowSettings
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
-from tests.e2e.apps import ONE_SPAN_APP, base_env, run_app, run_cli, stopped_or_reported
+from tests.e2e.apps import (
+    ONE_SPAN_APP,
+    THREE_TRACES_APP,
+    base_env,
+    run_app,
+    run_cli,
+    stopped_or_reported,
+)
 from tests.mlflow.bridged import llm_trace
 from tests.support.mlflow_server import MlflowServer
 from tests.support.old_mlflow_stub import OldMlflowStub
@@ -146,24 +153,6 @@ def _trace_ids(server: MlflowServer, experiment_id: str) -> set[str]:
     return {t["trace_id"] for t in response.json().get("traces", [])}
 
 
-APP = """
-import json, logging, otel_bridge
-logging.basicConfig(level=logging.WARNING)
-logging.getLogger("otel_bridge").setLevel(logging.INFO)
-from opentelemetry import trace
-bridge = otel_bridge.configure()
-tracer = trace.get_tracer("app")
-ids = []
-for i in range(3):
-    with tracer.start_as_current_span(f"job-{i}") as span:
-        with tracer.start_as_current_span("step"):
-            pass
-    ids.append(format(span.get_span_context().trace_id, "032x"))
-bridge.shutdown(timeout=60)
-print(json.dumps({"trace_ids": ids, "stats": bridge.stats()}))
-"""
-
-
 @pytest.mark.e2e
 def test_spans_reach_a_real_server_of_any_supported_version(versioned_server, tmp_path):
     version = requests.get(f"{versioned_server.uri}/version", timeout=30).text.strip()
@@ -173,8 +162,9 @@ def test_spans_reach_a_real_server_of_any_supported_version(versioned_server, tm
         MLFLOW_TRACKING_URI=versioned_server.uri,
         MLFLOW_EXPERIMENT_NAME=experiment,
         OTEL_SERVICE_NAME=experiment,
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",
     )
-    run = run_app(APP, tmp_path, env)
+    run = run_app(THREE_TRACES_APP, tmp_path, env)
     assert run.returncode == 0, run.stderr
     stats = run.result["stats"]["mlflow"]
     assert stats["exported"] == 6 and stats["dropped"] == stats["spooled"] == 0, run.stderr
