@@ -240,7 +240,9 @@ def build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExport
         # probed first thing (a refusal is reported before any span), the embedded store is
         # opened (MLflow imported: seconds, 200 MB) when there is something to store.
         exporter = MlflowSpanExporter(
-            mlflow, export_timeout=settings.batch.export_timeout_millis / 1000
+            mlflow,
+            export_timeout=settings.batch.export_timeout_millis / 1000,
+            shutdown_timeout=settings.shutdown_timeout,
         )
         kind = "embedded store" if mlflow.embedded else "server"
         uri = mask_url(mlflow.tracking_uri)

@@ -421,7 +421,7 @@ class DestinationProcessor(SpanProcessor):
             if first:
                 self._unavailable_since = time.monotonic()
             closing = self._closing  # then shutdown() says what became of the spans
-        if not first or closing:
+        if not first or (closing and not outcome.refused):
             return
         if outcome.refused:  # someone must act: said once, loudly
             if self._spool is not None:

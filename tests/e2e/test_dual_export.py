@@ -40,6 +40,8 @@ def test_one_trace_in_both_destinations(
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=protocol,
         TEST_OPENAI_BASE=openai_server.base_url,
+        # at exit: MLflow's store opens (or a fresh server prices the LLM span) meanwhile
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",
     )
     if mlflow_mode == "server":
         env["MLFLOW_TRACKING_URI"] = mlflow_server.uri

@@ -5,6 +5,7 @@ the program says so. (The timings themselves are measured in benchmarks/.)"""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sqlite3
@@ -51,13 +52,17 @@ def test_the_run_wrapper_imports_neither_mlflow_nor_litellm(mlflow, silent_serve
 
 
 CONFIGURE_APP = """
-import json, sys, threading, time
+import importlib.util, json, os, sys, threading, time
 
 importers = {}
+homes = {n: os.path.dirname(importlib.util.find_spec(n).origin) for n in ("mlflow", "litellm")}
 
-def watch(event, args):  # which thread imports these first ("import": a real import)
-    if event == "import" and args[0] in ("mlflow", "litellm") and args[0] not in importers:
-        importers[args[0]] = threading.current_thread().name
+def watch(event, args):  # the thread that first reads a package's code imports it
+    if event != "open" or not isinstance(args[0], str):
+        return
+    for name, home in homes.items():
+        if name not in importers and args[0].startswith(home + os.sep):
+            importers[name] = threading.current_thread().name
 
 sys.addaudithook(watch)
 from otel_bridge import configure
@@ -162,3 +167,37 @@ def test_a_store_that_does_not_answer_holds_back_nothing_then_flush_delivers(tmp
     experiment = client.get_experiment_by_name("locked-store")
     [trace] = client.search_traces(locations=[experiment.experiment_id])
     assert trace.info.trace_id == f"tr-{run.result['trace_id']}"
+
+
+EXITS_WHILE_IMPORTING = """
+import gc, sys, otel_bridge
+from opentelemetry import trace
+from otel_bridge.exporters.mlflow import connection
+
+# MLflow's import, longer: the program ends while the MLflow destination's thread imports.
+connection._STORE_MODULES = ("slow_to_import", *connection._STORE_MODULES)
+
+class ImportsWhenCollected:  # as LiteLLM's HTTP handlers do in __del__ at exit
+    def __del__(self):
+        import slow_to_import  # noqa: F401
+
+gc.disable()  # collected by the interpreter's last collection, after its threads are stopped
+cycle = ImportsWhenCollected()
+cycle.itself = cycle
+del cycle
+bridge = otel_bridge.configure()
+trace.get_tracer("app").start_span("work").end()
+print("app done", flush=True)
+"""
+
+
+def test_the_program_ends_while_mlflow_is_still_being_imported(tmp_path):
+    """A thread stopped by the interpreter's exit inside an import keeps that import's lock: an
+    import at exit (a __del__) would then wait forever. The bridge waits for the import."""
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(3)\n")
+    env = base_env(OTEL_SERVICE_NAME="ends-while-importing", OTEL_BRIDGE_SHUTDOWN_TIMEOUT="0.5")
+    env["PYTHONPATH"] += f"{os.pathsep}{tmp_path}"
+    run = run_app(EXITS_WHILE_IMPORTING, tmp_path, env, under_bridge=False, timeout=90)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "app done\n"
+    assert "1 spans wait in the spool" in run.stderr

@@ -4,13 +4,22 @@ Connecting is what costs: for the embedded store MLflow is imported (~2 s) and i
 opened (minutes of MLflow's own retries when the database does not answer); for a server the
 experiment is resolved and the OTLP route probed. None of it may run on the application's
 thread, so building the destination does nothing but check what is cheap to check.
+
+Two hazards of importing on a thread of one's own, both met here: MLflow imported by two threads
+at once breaks in its circular imports (the top-level package is imported first: it waits for
+the application's import under way), and a thread stopped by the interpreter's exit in the
+middle of an import holds locks an import at exit then waits for forever (before the interpreter
+ends, a connection under way is waited for: see :meth:`MlflowConnection.before_exit`).
 """
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import logging
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from otel_bridge.config import ConfigError, MlflowSettings
@@ -30,17 +39,56 @@ _logger = logging.getLogger(__name__)
 # fails at once (kept), and the destination's backoff decides the next attempt.
 _FAILURE_KEPT = 1.0
 
+# What connecting to the embedded store imports, the top-level package first (see above).
+_STORE_MODULES = (
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.tracing.client",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "alembic.command",  # the store's schema migrations
+    "alembic.config",
+)
+
 
 class MlflowConnection:
     """A :class:`~otel_bridge.exporters.delivery.Transport` that connects on first use."""
 
-    def __init__(self, settings: MlflowSettings, policy: RetryPolicy) -> None:
+    def __init__(
+        self, settings: MlflowSettings, policy: RetryPolicy, *, exit_wait: float = 5.0
+    ) -> None:
         self._settings = settings
         self._policy = policy
+        self._exit_wait = exit_wait
         self._lock = threading.Lock()
         self._inner: Transport | None = None
         self._failure: tuple[float, ConfigError] | None = None
         self.experiment_id: str | None = None
+        self._init_phase()
+        atexit.register(_before_exit, weakref.ref(self))
+
+    def _init_phase(self) -> None:
+        self._phase_changed = threading.Condition()
+        self._phase: str | None = None  # "importing", then "opening", while connecting
+        self._exiting = False
+
+    def _set_phase(self, phase: str | None) -> None:
+        with self._phase_changed:
+            if phase == "importing" and self._exiting:
+                raise RetryableError("the process is ending: MLflow is not loaded any more")
+            self._phase = phase
+            self._phase_changed.notify_all()
+
+    def before_exit(self) -> None:
+        """Run by ``atexit`` (after the bridge's shutdown): no connecting from now on; one under
+        way is waited for, its imports to their end and its store opening up to ``exit_wait``
+        seconds (a new store left half made would stay broken)."""
+        with self._phase_changed:
+            self._exiting = True
+            while self._phase == "importing":
+                self._phase_changed.wait()
+            deadline = time.monotonic() + self._exit_wait
+            while self._phase == "opening" and time.monotonic() < deadline:
+                self._phase_changed.wait(max(0.0, deadline - time.monotonic()))
 
     def connect(self) -> Transport:
         """Open the store or probe the server, once; raises :class:`ConfigError` (an
@@ -72,7 +120,33 @@ class MlflowConnection:
             raise RejectedError(str(error), "configuration") from None
 
     def _open(self) -> Transport:
-        # Imported here: the embedded store needs neither requests nor the server's checks.
+        self._set_phase("importing")
+        try:
+            self._import_what_it_needs()
+            self._set_phase("opening")
+            return self._open_imported()
+        finally:
+            self._set_phase(None)
+
+    def _import_what_it_needs(self) -> None:
+        # The embedded store needs neither requests nor the server's checks, and a server no
+        # MLflow: each imports its own, here.
+        settings = self._settings
+        names = list(_STORE_MODULES) if settings.embedded else []
+        if settings.embedded and settings.tracking_uri.startswith("sqlite"):
+            names.append("sqlalchemy.dialects.sqlite")
+        try:
+            for name in names:
+                importlib.import_module(name)
+            from . import experiments, transports  # noqa: F401
+        except ImportError as error:
+            raise ConfigError(
+                "MLFLOW_TRACKING_URI",
+                self._settings.tracking_uri,
+                f"MLflow cannot be loaded ({error}); pip install 'otel-bridge[mlflow]'",
+            ) from None
+
+    def _open_imported(self) -> Transport:
         from .experiments import probe_server, resolve_experiment_id
         from .transports import ServerTransport, StoreTransport
 
@@ -103,9 +177,16 @@ class MlflowConnection:
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held by its thread
+        self._init_phase()
         if self._inner is not None:
             self._inner.after_fork()
 
     def close(self) -> None:
         if self._inner is not None:
             self._inner.close()
+
+
+def _before_exit(connection: weakref.ref[MlflowConnection]) -> None:
+    alive = connection()
+    if alive is not None:
+        alive.before_exit()

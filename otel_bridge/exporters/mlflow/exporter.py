@@ -42,6 +42,7 @@ class MlflowSpanExporter(SpanExporter):
         *,
         export_timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
+        shutdown_timeout: float = 5.0,
     ) -> None:
         # No settings: built by name from OTEL_TRACES_EXPORTER=...,mlflow (opentelemetry-instrument)
         settings = settings or _settings_from_env()
@@ -50,7 +51,9 @@ class MlflowSpanExporter(SpanExporter):
         self._export_timeout = export_timeout
         self._warned: set[str] = set()
         self._roots = TraceRoots()
-        self.transport = MlflowConnection(settings, retry_policy or RetryPolicy())
+        self.transport = MlflowConnection(
+            settings, retry_policy or RetryPolicy(), exit_wait=shutdown_timeout
+        )
 
     def connect(self) -> str:
         """Open the store or probe the server now (once); the experiment id. Raises
