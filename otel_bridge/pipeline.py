@@ -243,6 +243,7 @@ def build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExport
             mlflow,
             export_timeout=settings.batch.export_timeout_millis / 1000,
             shutdown_timeout=settings.shutdown_timeout,
+            close_waits=False,  # its atexit waits, after the bridge's shutdown (bounded)
         )
         kind = "embedded store" if mlflow.embedded else "server"
         uri = mask_url(mlflow.tracking_uri)

@@ -5,11 +5,14 @@ opened (minutes of MLflow's own retries when the database does not answer); for 
 experiment is resolved and the OTLP route probed. None of it may run on the application's
 thread, so building the destination does nothing but check what is cheap to check.
 
-Two hazards of importing on a thread of one's own, both met here: MLflow imported by two threads
-at once breaks in its circular imports (the top-level package is imported first: it waits for
-the application's import under way), and a thread stopped by the interpreter's exit in the
-middle of an import holds locks an import at exit then waits for forever (before the interpreter
-ends, a connection under way is waited for: see :meth:`MlflowConnection.before_exit`).
+Three hazards of importing on a thread of one's own, all met here: MLflow imported by two
+threads at once breaks in its circular imports (the top-level package is imported first: it
+waits for the application's import under way); a thread stopped by the interpreter's exit in
+the middle of an import holds locks that an import at exit (a ``__del__``) then waits for
+forever; and a process forked then holds them in the child forever. So the exit and a fork
+wait for the imports under way: ``atexit`` (after the bridge's own shutdown, registered later),
+or ``close()`` when ``close_waits`` (a plain SDK pipeline shuts its exporter down at exit after
+this connection's ``atexit`` ran).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import logging
+import os
 import threading
 import time
 import weakref
@@ -54,17 +58,26 @@ class MlflowConnection:
     """A :class:`~otel_bridge.exporters.delivery.Transport` that connects on first use."""
 
     def __init__(
-        self, settings: MlflowSettings, policy: RetryPolicy, *, exit_wait: float = 5.0
+        self,
+        settings: MlflowSettings,
+        policy: RetryPolicy,
+        *,
+        exit_wait: float = 5.0,
+        close_waits: bool = True,
     ) -> None:
         self._settings = settings
         self._policy = policy
         self._exit_wait = exit_wait
+        self._close_waits = close_waits
         self._lock = threading.Lock()
         self._inner: Transport | None = None
         self._failure: tuple[float, ConfigError] | None = None
         self.experiment_id: str | None = None
         self._init_phase()
-        atexit.register(_before_exit, weakref.ref(self))
+        ref = weakref.ref(self)
+        atexit.register(_wait_for_connecting, ref, True)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(before=lambda: _wait_for_connecting(ref, False))
 
     def _init_phase(self) -> None:
         self._phase_changed = threading.Condition()
@@ -78,16 +91,16 @@ class MlflowConnection:
             self._phase = phase
             self._phase_changed.notify_all()
 
-    def before_exit(self) -> None:
-        """Run by ``atexit`` (after the bridge's shutdown): no connecting from now on; one under
-        way is waited for, its imports to their end and its store opening up to ``exit_wait``
-        seconds (a new store left half made would stay broken)."""
+    def wait_for_connecting(self, *, opening_too: bool) -> None:
+        """Until a connection under way has finished importing, and (``opening_too``) opening
+        the embedded store, for at most ``exit_wait`` seconds (a new store left half made would
+        stay broken; a store that does not answer must not hold the exit for minutes)."""
+        opening_too = opening_too and self._settings.embedded
         with self._phase_changed:
-            self._exiting = True
             while self._phase == "importing":
                 self._phase_changed.wait()
             deadline = time.monotonic() + self._exit_wait
-            while self._phase == "opening" and time.monotonic() < deadline:
+            while opening_too and self._phase == "opening" and time.monotonic() < deadline:
                 self._phase_changed.wait(max(0.0, deadline - time.monotonic()))
 
     def connect(self) -> Transport:
@@ -182,11 +195,16 @@ class MlflowConnection:
             self._inner.after_fork()
 
     def close(self) -> None:
+        """No connecting from now on; with ``close_waits``, the one under way is waited for."""
+        with self._phase_changed:
+            self._exiting = True
+        if self._close_waits:
+            self.wait_for_connecting(opening_too=True)
         if self._inner is not None:
             self._inner.close()
 
 
-def _before_exit(connection: weakref.ref[MlflowConnection]) -> None:
+def _wait_for_connecting(connection: weakref.ref[MlflowConnection], opening_too: bool) -> None:
     alive = connection()
     if alive is not None:
-        alive.before_exit()
+        alive.wait_for_connecting(opening_too=opening_too)

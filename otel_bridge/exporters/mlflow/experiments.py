@@ -101,7 +101,10 @@ def _resolve_in_store(settings: MlflowSettings) -> str:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from .new_store import make_new_sqlite_store
+
     try:
+        make_new_sqlite_store(settings.tracking_uri)
         client = MlflowClient(tracking_uri=settings.tracking_uri)
         if settings.experiment_id is not None:
             try:

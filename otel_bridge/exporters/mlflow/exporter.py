@@ -34,7 +34,11 @@ class MlflowSpanExporter(SpanExporter):
     server probed (experiment resolved or created, what ``/v1/traces`` accepts), by
     :meth:`connect`: the bridge's MLflow destination calls it first thing on its own thread, a
     plain SDK pipeline at its first export. What it finds (refused credentials, a missing
-    experiment, an incompatible server) fails those sends, and the bridge keeps the spans."""
+    experiment, an incompatible server) fails those sends, and the bridge keeps the spans.
+
+    ``shutdown_timeout``: how long the interpreter's exit waits for a store being opened;
+    ``close_waits``: :meth:`shutdown` waits for a connection under way (the bridge's pipeline
+    says False: there the exit waits, after the bridge's own shutdown)."""
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class MlflowSpanExporter(SpanExporter):
         export_timeout: float = 30.0,
         retry_policy: RetryPolicy | None = None,
         shutdown_timeout: float = 5.0,
+        close_waits: bool = True,
     ) -> None:
         # No settings: built by name from OTEL_TRACES_EXPORTER=...,mlflow (opentelemetry-instrument)
         settings = settings or _settings_from_env()
@@ -52,7 +57,10 @@ class MlflowSpanExporter(SpanExporter):
         self._warned: set[str] = set()
         self._roots = TraceRoots()
         self.transport = MlflowConnection(
-            settings, retry_policy or RetryPolicy(), exit_wait=shutdown_timeout
+            settings,
+            retry_policy or RetryPolicy(),
+            exit_wait=shutdown_timeout,
+            close_waits=close_waits,
         )
 
     def connect(self) -> str:
