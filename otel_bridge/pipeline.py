@@ -37,7 +37,6 @@ from otel_bridge.exporters.delivery import Payload, Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
 from otel_bridge.exporters.mlflow.runs import ActiveRunProcessor
-from otel_bridge.exporters.otlp import build_otlp_transport
 from otel_bridge.exporters.stats import (
     QUEUE_FULL,
     SHUTDOWN_DEADLINE,
@@ -113,7 +112,7 @@ class Bridge:
         self.metrics: pipeline_metrics.MetricsPipeline | None = None  # set by configure()
         if provider is None:  # OTEL_SDK_DISABLED
             return
-        destinations = _build_destinations(settings)
+        destinations = build_destinations(settings)
         if settings.content.any:
             self.content_registry = ContentRegistry()
             provider.add_span_processor(ContentBinder(self.content_registry))
@@ -124,7 +123,7 @@ class Bridge:
                 exporter = CountingExporter(ContentExporter(built), stats)
                 processor = _ConsoleProcessor(exporter, stats, settings.batch)
             else:
-                payloads, transport, after_fork = built
+                payloads, transport, after_fork, connect = built
                 if settings.content.allows(name):
                     payloads = _rewritten(payloads, with_content)
                 elif settings.content.any:
@@ -138,6 +137,7 @@ class Bridge:
                     spool=_open_spool(settings, name, stats),
                     shutdown_timeout=settings.shutdown_timeout,
                     after_fork=after_fork,
+                    connect=connect,
                 )
             provider.add_span_processor(processor)
             self._destinations.append(_Destination(name, processor, stats, description))
@@ -183,7 +183,8 @@ class Bridge:
 
     def stats(self) -> dict[str, dict[str, object]]:
         """Per destination: spans ``received``, ``exported`` (``replayed`` of them from the
-        spool), ``spooled``, ``dropped`` and ``dropped_by_reason``, and the spool's level."""
+        spool), ``spooled`` (``refused`` of them: in batches the destination refused whole),
+        ``dropped`` and ``dropped_by_reason``, and the spool's level."""
         return {d.name: d.stats.snapshot() for d in self._destinations}
 
     def _each_destination(self, action, timeout: float) -> bool:
@@ -209,8 +210,9 @@ class Bridge:
         for thread in run.threads:
             thread.join(max(0.0, run.deadline - time.monotonic()))
         finished = all(run.results.get(d.name, False) for d in self._destinations)
-        if not finished:
-            late = [d.name for d in self._destinations if not run.results.get(d.name)]
+        # A destination that returned said itself what it left behind (spooled or dropped).
+        late = [d.name for d in self._destinations if d.name not in run.results]
+        if late:
             _logger.warning(
                 "otel-bridge: %s did not finish within %.1fs (the rest is spooled or counted)",
                 ", ".join(late),
@@ -242,10 +244,12 @@ def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
 
 
 PayloadsFn = Callable[[Sequence[ReadableSpan]], list[Payload]]
-Built = tuple[PayloadsFn, Transport, Callable[[], None] | None]
+# payloads, transport, after_fork, connect (run first by the destination's sender thread)
+Built = tuple[PayloadsFn, Transport, Callable[[], None] | None, Callable[[], None] | None]
 
 
-def _build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExporter, str]]:
+def build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExporter, str]]:
+    """(name, what sends to it, where it is) per destination; no I/O, nothing started."""
     built: list[tuple[str, Built | SpanExporter, str]] = []
     if settings.otlp is not None:
         otlp = settings.otlp
@@ -255,22 +259,35 @@ def _build_destinations(settings: Settings) -> list[tuple[str, Built | SpanExpor
             mask_url(otlp.endpoint),
             otlp.protocol_reason,
         )
+        from otel_bridge.exporters.otlp import build_otlp_transport  # requests: only if used
+
         transport = build_otlp_transport(otlp)
         where = f"OTLP {otlp.protocol} {mask_url(otlp.endpoint)}"
-        built.append(("otlp", (_otlp_payloads, transport, transport.after_fork), where))
+        built.append(("otlp", (_otlp_payloads, transport, transport.after_fork, None), where))
     if settings.mlflow is not None:
+        mlflow = settings.mlflow
+        # Connected by the destination's own thread, never the application's: a server is
+        # probed first thing (a refusal is reported before any span), the embedded store is
+        # opened (MLflow imported: seconds, 200 MB) when there is something to store.
         exporter = MlflowSpanExporter(
-            settings.mlflow,
+            mlflow,
             export_timeout=settings.batch.export_timeout_millis / 1000,
-            lazy_experiment=settings.spool.enabled,
+            shutdown_timeout=settings.shutdown_timeout,
+            close_waits=False,  # its atexit waits, after the bridge's shutdown (bounded)
         )
-        kind = "embedded store" if settings.mlflow.embedded else "server"
-        uri = mask_url(settings.mlflow.tracking_uri)
-        experiment = exporter.experiment_id or "(resolved when the server answers)"
+        kind = "embedded store" if mlflow.embedded else "server"
+        uri = mask_url(mlflow.tracking_uri)
+        experiment = (
+            f"id {mlflow.experiment_id}"
+            if mlflow.experiment_id
+            else repr(mlflow.experiment_name or "Default")
+        )
+        connection = exporter.transport
+        connect = None if mlflow.embedded else connection.ready
         built.append(
             (
                 "mlflow",
-                (exporter.payloads, exporter.transport, exporter.after_fork),
+                (exporter.payloads, connection, exporter.after_fork, connect),
                 f"MLflow {kind} {uri} experiment {experiment}",
             )
         )

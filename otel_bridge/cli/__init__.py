@@ -24,6 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
         "`otel-bridge run -- python app.py`. CMD's exit code is passed through.",
     )
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    flush = commands.add_parser(
+        "flush",
+        help="send the spans waiting in the spool now (run it with the app's environment)",
+        description="Send what the app's destinations could not take in time (it waits in "
+        "OTEL_BRIDGE_SPOOL_DIR/<service>/<destination>, and the next traced process would "
+        "send it), with a progress line. Exit code 0: nothing waits any more, 1: some spans "
+        "still wait (the line says why), 2: a configuration error.",
+    )
+    flush.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up after this long (default: 300)",
+    )
     commands.add_parser(
         "doctor",
         help="show the effective configuration and check every destination",
@@ -54,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cmd and cmd[0] == "--":
             cmd = cmd[1:]
         return run_command(cmd)
+    if args.command == "flush":
+        from otel_bridge.cli.flush import flush_command
+
+        return flush_command(timeout=args.timeout)
     if args.command == "doctor":
         from otel_bridge.cli.doctor import doctor_command
 

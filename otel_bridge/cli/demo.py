@@ -87,7 +87,10 @@ def demo_command(
         print(f"otel-bridge demo: the agent failed: {type(error).__name__}: {error}", file=err)
         failed = True
     finally:
-        flushed = bridge.shutdown()  # the spans are in the store before we say where to look
+        # The spans are in the store before we say where to look: a new store is made now
+        # (on the MLflow destination's thread), which takes seconds.
+        with quiet_loggers("mlflow", "alembic"):
+            flushed = bridge.shutdown(timeout=max(bridge.settings.shutdown_timeout, 60))
 
     if not bridge.enabled:
         say("OTEL_SDK_DISABLED=true: nothing was traced.")

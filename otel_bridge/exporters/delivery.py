@@ -2,6 +2,11 @@
 batch the destination refuses as invalid to drop only the spans at fault, and hand back what
 could not be delivered now (for the spool).
 
+Dropping is for a destination known to take spans: when no piece of a batch is taken by a
+destination that took none since (``keep_if_none_taken``: a server answering 400 to everything,
+an old MLflow given gzip, a proxy), the destination is misconfigured and the batch is kept whole
+instead of dropped as invalid.
+
 A batch travels as an OTLP ``ExportTraceServiceRequest``: the same bytes go on the wire, into
 the spool and back out of it, whichever destination it is for.
 """
@@ -53,6 +58,7 @@ class Outcome:
     kept: list[Payload] = field(default_factory=list)  # not delivered now: spool or drop
     retry_after: float | None = None
     error: str | None = None
+    refused: bool = False  # the destination said no (not "not now"): someone must fix it
 
     @property
     def kept_spans(self) -> int:
@@ -60,7 +66,12 @@ class Outcome:
 
 
 def deliver(
-    transport: Transport, payload: Payload, deadline: float, split_budget: int = SPLIT_BUDGET
+    transport: Transport,
+    payload: Payload,
+    deadline: float,
+    split_budget: int = SPLIT_BUDGET,
+    *,
+    keep_if_none_taken: bool = False,
 ) -> Outcome:
     outcome = Outcome()
     pending = [payload]
@@ -72,6 +83,7 @@ def deliver(
             outcome.error = str(error)
             if not error.invalid:  # the destination's fault, not the batch's: keep it all
                 outcome.kept = merge_payloads([piece, *pending])
+                outcome.refused = True
                 return outcome
             if piece.spans <= 1 or split_budget <= 0:
                 outcome.invalid += piece.spans
@@ -89,6 +101,12 @@ def deliver(
             partial = min(partial, piece.spans)
             outcome.invalid += partial
             outcome.delivered += piece.spans - partial
+    if keep_if_none_taken and outcome.invalid and not outcome.delivered:
+        outcome.error = (
+            f"{outcome.error} - every span refused, by a destination that took none yet: a "
+            "misconfiguration (an old server? a proxy?) rather than bad spans"
+        )
+        outcome.invalid, outcome.kept, outcome.refused = 0, [payload], True
     return outcome
 
 

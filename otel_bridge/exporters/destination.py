@@ -6,8 +6,11 @@ Two threads per destination, none of them the application's:
   each batch to the sender; when the sender is busy (a slow backend) it waits while the queue
   has room, and writes the batch to the spool once the queue passes half full; when the
   destination is known to be down it spools at once;
-* the **sender** sends one batch at a time (retries by :mod:`otel_bridge.exporters.retry`,
-  invalid batches split by :mod:`otel_bridge.exporters.delivery`); after a failure it marks the
+* the **sender** first connects (``connect``: MLflow's store is opened, or its server probed,
+  here and not on the application's thread), then sends one batch at a time (retries by
+  :mod:`otel_bridge.exporters.retry`, invalid batches split by
+  :mod:`otel_bridge.exporters.delivery`, and kept whole when the destination took no span yet
+  and refuses every one of them); after a failure it marks the
   destination down for a backoff (or the server's Retry-After), then probes with the oldest
   spooled batch; whenever the destination takes data, it replays the spool, oldest first,
   between live batches. At start it replays what earlier processes left.
@@ -31,7 +34,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_bridge.config import BatchSettings
 from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver, merge_payloads
-from otel_bridge.exporters.retry import Backoff
+from otel_bridge.exporters.drain import settle
+from otel_bridge.exporters.retry import Backoff, RejectedError, RetryableError
 from otel_bridge.exporters.stats import (
     EXPORT_ERROR,
     QUEUE_FULL,
@@ -69,6 +73,7 @@ class DestinationProcessor(SpanProcessor):
         shutdown_timeout: float = 5.0,
         after_fork: Callable[[], None] | None = None,
         backoff: Backoff | None = None,
+        connect: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._payloads = payloads
@@ -81,9 +86,11 @@ class DestinationProcessor(SpanProcessor):
         self._export_timeout = batch.export_timeout_millis / 1000
         self._shutdown_timeout = shutdown_timeout
         self._after_fork_hook = after_fork
+        self._connect = connect
         self._backoff = backoff or Backoff()
         self._init_state()
         self._unavailable_since: float | None = None
+        self._last_error: str | None = None
         if hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._reinit_in_child)
 
@@ -113,6 +120,9 @@ class DestinationProcessor(SpanProcessor):
         self._flush_wanted = 0
         self._flush_served = 0
         self._pid = os.getpid()
+        # The destination took spans since it last refused a whole batch: spans it refuses now
+        # are bad ones (dropped); before that, a batch it refuses entirely is kept.
+        self._accepting = False
 
     def _start_threads(self) -> None:
         self._worker = start_thread(self._work, f"otel-bridge-{self.name}-worker")
@@ -199,6 +209,7 @@ class DestinationProcessor(SpanProcessor):
             while (self._slot is not None or self._sending) and time.monotonic() < deadline:
                 self._cond.wait(min(_POLL, max(0.0, deadline - time.monotonic())))
             leftovers = [p for p in (self._slot, self._in_flight) if p is not None]
+            unanswered = bool(leftovers)  # sent (or about to be) and no answer yet
             self._slot = None
             self._abandoned = self._sending  # a late outcome of that batch is not counted
             spans = list(self._queue)
@@ -209,11 +220,35 @@ class DestinationProcessor(SpanProcessor):
             leftovers += self._encode(spans)
         for payload in leftovers:
             self._keep(payload, SHUTDOWN_DEADLINE)
+        self._say_what_waits(unanswered)
         try:
             self._transport.close()
         except Exception:
             _logger.debug("otel-bridge: closing %s failed", self.name, exc_info=True)
         self._stats.warn_about_drops(force=True)
+
+    def _say_what_waits(self, unanswered: bool) -> None:
+        """At the end: spans this process left in the spool are safe, not lost; say so."""
+        if self._spool is None or not (self._stats.snapshot()["spooled"] or unanswered):
+            return
+        self._spool.refresh()
+        waiting = self._stats.snapshot()["spool"]["spans"]  # type: ignore[index]
+        if not waiting:
+            return
+        if self._unavailable_since is not None:
+            state = f"cannot take spans now ({self._last_error})"
+        elif unanswered:
+            state = "has not answered yet"
+        else:
+            state = "took spans again"
+        _logger.warning(
+            "otel-bridge: %s %s; %d spans wait in the spool at %s and are resent by the next "
+            "process, or now with `otel-bridge flush`",
+            self.name,
+            state,
+            waiting,
+            self._spool.directory,
+        )
 
     # -- worker: batching -----------------------------------------------------------------
     def _work(self) -> None:
@@ -305,6 +340,7 @@ class DestinationProcessor(SpanProcessor):
 
     # -- sender: the network ----------------------------------------------------------------
     def _send_loop(self) -> None:
+        self._connect_first()
         while True:
             with self._cond:
                 while True:
@@ -335,6 +371,20 @@ class DestinationProcessor(SpanProcessor):
                 with self._cond:
                     self._in_flight, self._sending = None, False
                     self._cond.notify_all()
+
+    def _connect_first(self) -> None:
+        """Before any batch: a failure marks the destination down (its batches are kept)."""
+        if self._connect is None:
+            return
+        try:
+            self._connect()
+        except RetryableError as error:
+            self._mark_down(Outcome(error=str(error), retry_after=error.retry_after))
+        except RejectedError as error:
+            self._mark_down(Outcome(error=str(error), refused=True))
+        except Exception as error:
+            _logger.exception("otel-bridge: %s could not connect", self.name)
+            self._mark_down(Outcome(error=f"{type(error).__name__}: {error}", refused=True))
 
     def _replay_one(self) -> None:
         """One spooled batch (read, decoded, sent), then a pause as long as the CPU time it
@@ -385,7 +435,9 @@ class DestinationProcessor(SpanProcessor):
         with self._cond:
             deadline = min(deadline, self._close_deadline)
         try:
-            outcome = deliver(self._transport, payload, deadline)
+            outcome = deliver(
+                self._transport, payload, deadline, keep_if_none_taken=not self._accepting
+            )
         except Exception as error:  # a transport bug or an unexpected store error
             _logger.debug("otel-bridge: %s send failed", self.name, exc_info=True)
             outcome = Outcome(kept=[payload], error=f"{type(error).__name__}: {error}")
@@ -395,46 +447,56 @@ class DestinationProcessor(SpanProcessor):
             return  # the shutdown deadline passed: this batch was spooled (or counted) then
         self._stats.add_exported(outcome.delivered, replayed=entries is not None)
         self._stats.add_dropped(outcome.invalid, REJECTED_INVALID)
-        if not outcome.kept:
-            self._mark_up()
-            if entries is not None:
-                assert self._spool is not None
-                for done in entries:
-                    self._spool.done(done)
-            return
-        self._mark_down(outcome)
-        if entries is None:
-            # cut short by the shutdown deadline, or the destination cannot take it now
-            late = self._closing and time.monotonic() >= self._close_deadline - 0.05
-            reason = SHUTDOWN_DEADLINE if late else UNAVAILABLE
-            for kept in outcome.kept:
-                self._keep(kept, reason)
-            return
-        assert self._spool is not None and entries is not None
-        if outcome.delivered or outcome.invalid:
-            for kept in outcome.kept:  # the part still undelivered, as a new file
-                self._spool.put(kept, count=False)
-            for done in entries:
-                self._spool.done(done)
+        if outcome.delivered or outcome.invalid or outcome.refused:
+            self._accepting = outcome.delivered > 0
+        if outcome.refused and entries is None:
+            self._stats.add_refused(outcome.kept_spans)
+        if outcome.kept:
+            self._mark_down(outcome)
         else:
-            for back in entries:
-                self._spool.release(back)
+            self._mark_up()
+        if entries is not None:
+            assert self._spool is not None
+            settle(self._spool, entries, outcome)
+            return
+        # cut short by the shutdown deadline, or the destination cannot take it now
+        late = self._closing and time.monotonic() >= self._close_deadline - 0.05
+        reason = SHUTDOWN_DEADLINE if late else UNAVAILABLE
+        for kept in outcome.kept:
+            self._keep(kept, reason)
 
     def _mark_down(self, outcome: Outcome) -> None:
         delay = self._backoff.next_delay(outcome.retry_after)
         with self._cond:
             self._down_until = time.monotonic() + delay
+            self._last_error = outcome.error
             first = self._unavailable_since is None
             if first:
                 self._unavailable_since = time.monotonic()
-        if first:
-            _logger.warning(
-                "otel-bridge: %s cannot take spans now (%s); %s, retrying in %.1fs",
-                self.name,
-                outcome.error,
-                "spooling them" if self._spool is not None else "keeping them in memory",
-                delay,
+            closing = self._closing  # then shutdown() says what became of the spans
+        if not first or (closing and not outcome.refused):
+            return
+        if outcome.refused:  # someone must act: said once, loudly
+            if self._spool is not None:
+                kept = (
+                    f"its spans wait in the spool at {self._spool.directory} until this is "
+                    "fixed, then go out by themselves (or with `otel-bridge flush`)"
+                )
+            else:
+                kept = "its spans are dropped and counted (the spool is off)"
+            _logger.error(
+                "otel-bridge: %s refused the spans: %s; %s", self.name, outcome.error, kept
             )
+            return
+        _logger.warning(
+            "otel-bridge: %s cannot take spans now (%s); %s, retrying in %.1fs",
+            self.name,
+            outcome.error,
+            f"spooling them in {self._spool.directory}"
+            if self._spool is not None
+            else "keeping them in memory",
+            delay,
+        )
 
     def _mark_up(self) -> None:
         with self._cond:

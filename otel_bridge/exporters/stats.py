@@ -43,6 +43,7 @@ class DestinationStats:
         self._exported = 0
         self._replayed = 0
         self._spooled = 0
+        self._refused = 0
         self._dropped: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
         self._spool_files = 0
@@ -69,6 +70,11 @@ class DestinationStats:
     def add_spooled(self, count: int) -> None:
         with self._lock:
             self._spooled += count
+
+    def add_refused(self, count: int) -> None:
+        """Spans of batches the destination refused whole (kept, in the spool when on)."""
+        with self._lock:
+            self._refused += count
 
     def add_dropped(self, count: int, reason: str) -> None:
         if count <= 0:
@@ -114,6 +120,7 @@ class DestinationStats:
                 "exported": self._exported,
                 "replayed": self._replayed,
                 "spooled": self._spooled,
+                "refused": self._refused,
                 "dropped": sum(self._dropped.values()),
                 "dropped_by_reason": dict(self._dropped),
                 "spool": {

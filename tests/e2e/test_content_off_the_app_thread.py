@@ -61,6 +61,7 @@ def _run(tmp_path: Path, otlp_receiver, openai_server, destinations: str) -> tup
         OTEL_BRIDGE_CONTENT_DESTINATIONS=destinations,
         MLFLOW_TRACKING_URI=tracking_uri,
         TEST_OPENAI_BASE=openai_server.base_url,
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",  # the flush's: the store opens on MLflow's thread
     )
     run = run_app(APP, tmp_path, env)
     assert run.returncode == 0, run.stderr

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.apps import TRACED_CALL_APP, base_env, run_app
+from tests.e2e.apps import (
+    ONE_SPAN_APP,
+    TRACED_CALL_APP,
+    base_env,
+    run_app,
+    stopped_or_reported,
+)
 from tests.support.mlflow_traces import wait_for_experiment, wait_for_trace
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +41,8 @@ def test_one_trace_in_both_destinations(
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
         OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=protocol,
         TEST_OPENAI_BASE=openai_server.base_url,
+        # at exit: MLflow's store opens (or a fresh server prices the LLM span) meanwhile
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",
     )
     if mlflow_mode == "server":
         env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
@@ -148,7 +156,9 @@ print('app ran')
     run = run_app(app, tmp_path, env)
     assert run.returncode == 0, run.stderr
     assert "app ran" in run.stdout
-    assert "cannot be reached now; spans for MLflow are spooled" in run.stderr
+    assert "otel-bridge: mlflow cannot take spans now (MLFLOW_TRACKING_URI=" in run.stderr
+    assert "cannot reach the MLflow server" in run.stderr
+    assert "spans wait in the spool at" in run.stderr and "otel-bridge flush" in run.stderr
     assert "Traceback" not in run.stderr
     spool = tmp_path / ".otel-bridge" / "spool" / "down-at-start" / "mlflow"
     assert len(list(spool.glob("[0-9]*.span"))) == 1
@@ -156,10 +166,9 @@ print('app ran')
 
 def test_run_refuses_a_missing_experiment_id(mlflow_server, tmp_path):
     env = base_env(MLFLOW_TRACKING_URI=mlflow_server.uri, MLFLOW_EXPERIMENT_ID="987654")
-    run = run_app("print('app ran')", tmp_path, env)
-    assert run.returncode == 2
-    assert run.stderr.startswith(
-        f"otel-bridge: MLFLOW_EXPERIMENT_ID='987654': no such experiment on {mlflow_server.uri}"
+    run = run_app(ONE_SPAN_APP, tmp_path, env)
+    stopped_or_reported(
+        run, f"MLFLOW_EXPERIMENT_ID='987654': no such experiment on {mlflow_server.uri}"
     )
 
 

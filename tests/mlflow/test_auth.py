@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from otel_bridge.cli import main
 from otel_bridge.config import ConfigError, MlflowSettings, load_settings
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
-from tests.e2e.apps import base_env, run_app
+from tests.e2e.apps import ONE_SPAN_APP, base_env, run_app, stopped_or_reported
 from tests.mlflow.bridged import (
     LAST_ANSWER,
     QUESTION,
@@ -83,8 +83,10 @@ def basic(server: MlflowServer, user: tuple[str, str], **fields) -> MlflowSettin
 
 
 def refusal(settings: MlflowSettings) -> ConfigError:
+    """What the MLflow destination's thread finds when it connects (building it asks nothing)."""
+    exporter = MlflowSpanExporter(settings)
     with pytest.raises(ConfigError) as caught:
-        MlflowSpanExporter(settings)
+        exporter.connect()
     return caught.value
 
 
@@ -93,6 +95,7 @@ def alice_experiment(auth_server) -> str:
     """Alice's experiment: the bridge creates it with her credentials."""
     name = f"alice-{uuid.uuid4().hex[:8]}"
     exporter = MlflowSpanExporter(basic(auth_server, ALICE, experiment_name=name))
+    exporter.connect()
     exporter.shutdown()
     return name
 
@@ -194,31 +197,35 @@ def test_a_reader_may_not_write_traces_and_is_told_at_configure(auth_server, ali
     assert BOB[1] not in message
 
 
-def test_configure_and_run_stop_on_wrong_credentials(auth_server, tmp_path):
+def test_configure_reports_and_run_stops_on_wrong_credentials(auth_server, tmp_path):
+    """configure() asks the server nothing (it must return at once): the MLflow destination's
+    own thread finds the refusal, says it once naming the variable, and keeps the spans."""
     env = base_env(
         MLFLOW_TRACKING_URI=auth_server.uri,
         MLFLOW_TRACKING_USERNAME=ALICE[0],
         MLFLOW_TRACKING_PASSWORD="wrong-password-value",
+        OTEL_SERVICE_NAME=f"wrong-password-{uuid.uuid4().hex[:6]}",
     )
-    configure_app = """
-import json, otel_bridge
-try:
-    otel_bridge.configure()
-    print(json.dumps({"error": None}))
-except otel_bridge.ConfigError as error:
-    print(json.dumps({"error": str(error), "variable": error.variable}))
-"""
-    run = run_app(configure_app, tmp_path, env, under_bridge=False)
+    run = run_app(ONE_SPAN_APP, tmp_path, env, under_bridge=False)
     assert run.returncode == 0, run.stderr
-    assert run.result["variable"] == "MLFLOW_TRACKING_USERNAME"
-    assert "refused this user's credentials (HTTP 401)" in run.result["error"]
+    [line] = [x for x in run.stderr.splitlines() if "refused the spans" in x]
+    assert line.startswith(
+        "otel-bridge: mlflow refused the spans: MLFLOW_TRACKING_USERNAME='alice'"
+    )
+    assert "refused this user's credentials (HTTP 401)" in line
+    assert "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" in line
+    assert "wait in the spool" in line
+    stats = run.result["stats"]["mlflow"]
+    assert stats["exported"] == 0 and stats["dropped"] == 0
+    assert stats["spooled"] == stats["refused"] == 1  # kept, not lost
 
-    run = run_app("print('app ran')", tmp_path, env)
-    assert run.returncode == 2
-    assert run.stderr.startswith("otel-bridge: MLFLOW_TRACKING_USERNAME='alice': ")
-    assert "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" in run.stderr
+    run = run_app(ONE_SPAN_APP, tmp_path, env)
+    stopped_or_reported(
+        run,
+        "MLFLOW_TRACKING_USERNAME='alice': "
+        f"{auth_server.uri} refused this user's credentials (HTTP 401)",
+    )
     assert "wrong-password-value" not in run.stderr + run.stdout
-    assert "Traceback" not in run.stderr and "app ran" not in run.stdout
 
 
 def doctor(capsys) -> tuple[int, str]:

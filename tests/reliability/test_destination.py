@@ -3,6 +3,7 @@ delivered, spooled or counted, the application's thread never waits, and recover
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -85,17 +86,48 @@ def test_an_unreachable_destination_spools_at_once_and_the_next_process_replays(
     processor.shutdown(1000)
 
 
-def test_invalid_batches_are_counted_not_retried(otlp_receiver, tmp_path):
-    otlp_receiver.fail_with(http_status=400)
+def test_invalid_spans_are_dropped_once_the_destination_takes_spans(otlp_receiver, tmp_path):
     provider, processor, stats, _ = otlp_destination(otlp_receiver.http_endpoint, tmp_path)
+    make_spans(provider, 2, "good")
+    assert processor.force_flush(3000)
+    otlp_receiver.wait_for_spans(2)
+    otlp_receiver.fail_with(http_status=400)  # now only these spans are refused
     make_spans(provider, 4)
     processor.force_flush(3000)
     snap = stats.snapshot()
     assert snap["dropped_by_reason"] == {"rejected_invalid": 4}
-    assert snap["spooled"] == 0
+    assert snap["spooled"] == snap["refused"] == 0
     # the batch of 4 was split down to single spans: 1 + 2 + 4 requests, none resent
     assert otlp_receiver.rejected_requests == 7
     processor.shutdown(1000)
+
+
+def test_a_destination_refusing_every_batch_keeps_them_and_says_so(otlp_receiver, tmp_path, caplog):
+    """400 to every span before it ever took one: the destination is misconfigured (an MLflow
+    3.5 server sent gzip, a proxy), not the spans bad. Kept, counted, said once."""
+    otlp_receiver.fail_with(http_status=400)
+    provider, processor, stats, _ = otlp_destination(otlp_receiver.http_endpoint, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="otel_bridge"):
+        for round_ in range(3):
+            make_spans(provider, 4, f"round-{round_}")
+            processor.force_flush(3000)
+    snap = stats.snapshot()
+    assert snap["dropped"] == 0
+    assert snap["spooled"] == 12  # the first batch refused, the rest kept while "down"
+    assert snap["refused"] in (4, 8, 12)
+    assert otlp_receiver.rejected_requests >= 7  # split down to single spans: none taken
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("otel-bridge: otlp refused the spans: HTTP 400 from ")
+    assert "a misconfiguration" in errors[0] and "wait in the spool" in errors[0]
+
+    otlp_receiver.reset_faults()  # fixed: everything kept goes out
+    spans = otlp_receiver.wait_for_spans(12, timeout=15)
+    assert sorted(s.name for s in spans) == sorted(
+        f"round-{r}-{i}" for r in range(3) for i in range(4)
+    )
+    processor.shutdown(1000)
+    assert stats.snapshot()["replayed"] == 12
 
 
 def test_a_refusing_destination_keeps_the_spans(otlp_receiver, tmp_path):

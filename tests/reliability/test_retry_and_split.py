@@ -176,6 +176,19 @@ def test_the_split_is_bounded():
     assert transport.requests <= 1 + 2 * 32
 
 
+def test_a_destination_that_took_nothing_yet_and_refuses_every_span_keeps_the_batch():
+    transport = PickyTransport()
+    everything_bad = mixed(8, set(range(8)))
+    outcome = deliver(transport, everything_bad, time.monotonic() + 5, keep_if_none_taken=True)
+    assert outcome.invalid == 0 and outcome.delivered == 0 and outcome.refused
+    assert outcome.kept == [everything_bad]
+    assert "every span refused, by a destination that took none yet" in outcome.error
+
+    partly_bad = mixed(8, {3})  # some spans taken: the refused one is bad, dropped
+    outcome = deliver(transport, partly_bad, time.monotonic() + 5, keep_if_none_taken=True)
+    assert outcome.invalid == 1 and outcome.delivered == 7 and not outcome.kept
+
+
 def test_a_refusal_that_is_not_the_batchs_fault_keeps_it_whole():
     transport = PickyTransport(refuse_with=500)
     outcome = deliver(transport, mixed(8, {1}), time.monotonic() + 5)

@@ -102,8 +102,10 @@ def test_multiprocessing_workers_export_their_own_spans(
         OTEL_SERVICE_NAME=service,
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
         OTEL_BSP_SCHEDULE_DELAY="30000",  # nothing leaves on a timer: only the exits flush
+        # each process opens the embedded store at its exit, on its MLflow destination's thread
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",
     )
-    run = run_app(MULTIPROCESSING_APP, tmp_path, env, under_bridge=False, timeout=120)
+    run = run_app(MULTIPROCESSING_APP, tmp_path, env, under_bridge=False, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.result["exit_codes"] == [0, 0], run.stderr[-3000:]
     spans = otlp_receiver.wait_for_spans(2 * len(steps), _of(service), timeout=30)

@@ -35,8 +35,10 @@ class MlflowServer(ServerProcess):
         extra_args: Sequence[str] = (),
         extra_env: Mapping[str, str] | None = None,
         port: int | None = None,
+        python: str | None = None,
     ) -> None:
         super().__init__(workdir, "mlflow-server.log", port)
+        self.python = python or sys.executable  # another venv's: another MLflow version
         self.extra_args = list(extra_args)
         self.extra_env = dict(extra_env or {})
         atexit.register(self.stop)
@@ -51,7 +53,7 @@ class MlflowServer(ServerProcess):
 
     def command(self) -> list[str]:
         return [
-            sys.executable,
+            self.python,
             "-m",
             "mlflow",
             "server",

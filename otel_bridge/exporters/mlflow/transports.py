@@ -36,36 +36,63 @@ class Transport(Protocol):
     ) -> None:
         """Deliver the spans; with ``run_id``, link the traces whose root is among them."""
 
+    def after_fork(self) -> None: ...
+
     def close(self) -> None: ...
 
 
 class ServerTransport:
-    """OTLP/HTTP protobuf to ``<tracking-uri>/v1/traces``, the MLflow server's OTLP door."""
+    """OTLP/HTTP protobuf to ``<tracking-uri>/v1/traces``, the MLflow server's OTLP door;
+    gzip-compressed unless the server cannot decode it (MLflow 3.5 and 3.6), one request per
+    trace for a server that stores no more (``one_trace_per_request``: MLflow 3.5)."""
 
-    def __init__(self, settings: MlflowSettings, experiment_id: str, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        settings: MlflowSettings,
+        experiment_id: str,
+        policy: RetryPolicy,
+        *,
+        compress: bool = True,
+        one_trace_per_request: bool = False,
+    ) -> None:
         self.url = settings.tracking_uri + OTLP_TRACES_PATH
-        self._session = mlflow_session(settings)
-        self._session.headers.update(
-            {
-                "Content-Type": "application/x-protobuf",
-                "Content-Encoding": "gzip",
-                MLFLOW_EXPERIMENT_HEADER: experiment_id,
-            }
-        )
+        self.compress = compress
+        self.one_trace_per_request = one_trace_per_request
+        self._settings = settings
+        self._headers = {
+            "Content-Type": "application/x-protobuf",
+            MLFLOW_EXPERIMENT_HEADER: experiment_id,
+        }
+        if compress:
+            self._headers["Content-Encoding"] = "gzip"
+        self._session = self._new_session()
         self._policy = policy
         self._stop = threading.Event()
+
+    def _new_session(self) -> requests.Session:
+        session = mlflow_session(self._settings)
+        session.headers.update(self._headers)
+        return session
+
+    def after_fork(self) -> None:
+        """In a forked child: its own connections, not the parent's."""
+        self._session = self._new_session()
 
     def send(
         self, request: ExportTraceServiceRequest, deadline: float, run_id: str | None = None
     ) -> None:
-        body = gzip.compress(request.SerializeToString(), compresslevel=5)
         headers = {MLFLOW_RUN_HEADER: run_id} if run_id else None
-        call_with_retry(
-            lambda: self._post(body, deadline, headers),
-            deadline=deadline,
-            policy=self._policy,
-            stop=self._stop,
-        )
+        # A trace sent again after a later one failed is stored once: the server ignores it.
+        for part in by_trace(request) if self.one_trace_per_request else [request]:
+            body = part.SerializeToString()
+            if self.compress:
+                body = gzip.compress(body, compresslevel=5)
+            call_with_retry(
+                lambda body=body: self._post(body, deadline, headers),
+                deadline=deadline,
+                policy=self._policy,
+                stop=self._stop,
+            )
 
     def _post(self, body: bytes, deadline: float, headers: dict[str, str] | None = None) -> None:
         timeout = max(0.5, deadline - time.monotonic())
@@ -81,6 +108,28 @@ class ServerTransport:
     def close(self) -> None:
         self._stop.set()
         self._session.close()
+
+
+def by_trace(request: ExportTraceServiceRequest) -> list[ExportTraceServiceRequest]:
+    """One request per trace, each span under its own resource and scope."""
+    parts: dict[bytes, ExportTraceServiceRequest] = {}
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            scopes: dict[bytes, object] = {}
+            for span in scope_spans.spans:
+                part = parts.get(span.trace_id)
+                if part is None:
+                    part = parts[span.trace_id] = ExportTraceServiceRequest()
+                if span.trace_id not in scopes:
+                    resource = part.resource_spans.add()
+                    resource.resource.CopyFrom(resource_spans.resource)
+                    resource.schema_url = resource_spans.schema_url
+                    scope = resource.scope_spans.add()
+                    scope.scope.CopyFrom(scope_spans.scope)
+                    scope.schema_url = scope_spans.schema_url
+                    scopes[span.trace_id] = scope
+                scopes[span.trace_id].spans.add().CopyFrom(span)  # type: ignore[attr-defined]
+    return list(parts.values())
 
 
 _MAX_LINKS_PER_CALL = 100  # MLflow's limit per link_traces_to_run call
