@@ -110,8 +110,13 @@ def provider_response_id(response_id: str) -> str:
     try:
         from litellm.responses.utils import ResponsesAPIRequestUtils
 
-        decoded = ResponsesAPIRequestUtils.decode_responses_api_response_id(response_id)
-        original = decoded.get("response_id")
+        decode = (
+            getattr(  # private before LiteLLM made it public (1.74 has only that one)
+                ResponsesAPIRequestUtils, "decode_responses_api_response_id", None
+            )
+            or ResponsesAPIRequestUtils._decode_responses_api_response_id
+        )
+        original = decode(response_id).get("response_id")
     except Exception:
         return response_id
     return original if isinstance(original, str) and original else response_id
