@@ -21,7 +21,11 @@ ANSWER = "It's rainy in Paris today, so take an umbrella."
 
 def run_example(name: str, cwd: Path, answer: str = ANSWER, **env: str) -> tuple[str, list]:
     """Run examples/<name>.py under otel-bridge run; its trace id and MLflow spans."""
-    environment = base_env(OTEL_SERVICE_NAME=f"example-{name}", **env)
+    # The embedded store opens on the MLflow destination's thread, seconds on a busy machine: the
+    # example's exit waits for it rather than leaving its spans in the spool for the next run.
+    environment = base_env(
+        OTEL_SERVICE_NAME=f"example-{name}", OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60", **env
+    )
     for key in PROVIDER_KEYS:
         environment.pop(key, None)
     cmd = [
