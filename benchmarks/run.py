@@ -285,7 +285,15 @@ def measure_instructions(
     out_dir.mkdir(parents=True, exist_ok=True)
     variants = [v for v in VARIANTS if profile.instruction_calls.get(v)]
 
-    def one(run: tuple[str, bool]) -> dict[str, Any]:
+    def one(run: tuple[str, bool]) -> dict[str, Any] | None:
+        try:
+            return counted(run)
+        except (RuntimeError, subprocess.TimeoutExpired) as failed:
+            # one process lost (killed, out of memory) must not lose the others' hours of counts
+            _log(f"instruction counts of {run}: {failed}")
+            return None
+
+    def counted(run: tuple[str, bool]) -> dict[str, Any]:
         mode, content = run
         stem = out_dir / f"{mode}-{'on' if content else 'off'}.out"
         for old in out_dir.glob(stem.name + "*"):
@@ -319,7 +327,7 @@ def measure_instructions(
     ]
     _log(f"instruction counts: {len(runs)} processes under callgrind (slow)")
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-        return list(pool.map(one, runs))
+        return [result for result in pool.map(one, runs) if result is not None]
 
 
 def _callgrind_total(path: Path) -> int:
@@ -348,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         "--content",
         choices=("off", "on"),
         help="with --add instructions: count only the runs with content capture off (or on)",
+    )
+    parser.add_argument(
+        "--variants",
+        help=f"comma list of the calls measured (default all: {', '.join(VARIANTS)})",
     )
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument(
@@ -381,6 +393,14 @@ def main(argv: list[str] | None = None) -> int:
         profile.throughput_seconds = args.throughput_seconds
     if args.startup_runs:
         profile.startup_runs = args.startup_runs
+    if args.variants:
+        chosen = {v.strip() for v in args.variants.split(",") if v.strip()}
+        if chosen - set(VARIANTS):
+            parser.error(f"unknown variants {sorted(chosen - set(VARIANTS))}; known: {VARIANTS}")
+        profile.calls = {v: n for v, n in profile.calls.items() if v in chosen}
+        profile.instruction_calls = {
+            v: n for v, n in profile.instruction_calls.items() if v in chosen
+        }
     if args.setup_peers:
         _log("setting up benchmarks/.venv-peers")
         ensure_peers_venv()
