@@ -15,6 +15,7 @@ PACKAGES = (
     "wrapt",
     "openinference-instrumentation-litellm",
     "opentelemetry-instrumentation-litellm",
+    "opentelemetry-util-genai",
 )
 
 

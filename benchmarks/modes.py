@@ -28,6 +28,7 @@ class Mode:
     # False: the mode calls functools.reduce itself while a call runs, and functools.reduce is
     # the harness's callgrind collection toggle, so its instruction counts would be wrong
     callgrind: bool = True
+    default: bool = True  # False: runs only when named in --modes
 
 
 MODES: dict[str, Mode] = {
@@ -37,8 +38,20 @@ MODES: dict[str, Mode] = {
         Mode("floor", "bare OTel SDK span, same attribute count (floor)"),
         Mode("bridge", "otel-bridge LiteLLMInstrumentor"),
         Mode("pipeline", "otel-bridge configure(): OTLP + MLflow live", destinations=True),
+        Mode(
+            "pipeline_metrics",
+            "otel-bridge configure(): OTLP + MLflow live, GenAI metrics on",
+            destinations=True,
+        ),
+        Mode(
+            "pipeline_metrics_inline",
+            "otel-bridge configure(), GenAI metrics recorded on the app's thread",
+            destinations=True,
+            default=False,  # the cost the hand-off removes: measured on request
+        ),
         Mode("openinference", "openinference-instrumentation-litellm", peer=True),
         Mode("openllmetry", "opentelemetry-instrumentation-litellm (OpenLLMetry)", peer=True),
+        Mode("util_genai", "opentelemetry-util-genai TelemetryHandler (as builder)", peer=True),
         Mode("litellm_otel", 'LiteLLM callbacks=["otel"]', peer=True, callgrind=False),
         Mode(
             "mlflow_autolog",
@@ -49,8 +62,8 @@ MODES: dict[str, Mode] = {
         ),
     )
 }
-PEERS = tuple(name for name, m in MODES.items() if m.peer)
-NO_PEERS = tuple(name for name, m in MODES.items() if not m.peer)
+PEERS = tuple(name for name, m in MODES.items() if m.peer and m.default)
+NO_PEERS = tuple(name for name, m in MODES.items() if not m.peer and m.default)
 
 
 def dropping_provider() -> Any:
@@ -98,8 +111,11 @@ def setup(name: str, content: bool, env: dict[str, Any]) -> tuple[Finish, Any]:
         provider = dropping_provider()
         LiteLLMInstrumentor().instrument(tracer_provider=provider, capture_content=content)
         return (_flushed(provider), None)
-    if name == "pipeline":
-        return (_pipeline(content, env), None)
+    if name in ("pipeline", "pipeline_metrics", "pipeline_metrics_inline"):
+        finish = _pipeline(content, env, metrics=name != "pipeline")
+        if name == "pipeline_metrics_inline":
+            _record_on_the_app_thread()
+        return (finish, None)
     if name == "openinference":
         from openinference.instrumentation import TraceConfig
         from openinference.instrumentation.litellm import LiteLLMInstrumentor as OILiteLLM
@@ -107,6 +123,13 @@ def setup(name: str, content: bool, env: dict[str, Any]) -> tuple[Finish, Any]:
         provider = dropping_provider()
         config = TraceConfig(hide_inputs=not content, hide_outputs=not content)
         OILiteLLM().instrument(tracer_provider=provider, config=config)
+        return (_flushed(provider), None)
+    if name == "util_genai":
+        from benchmarks import util_genai
+
+        provider = dropping_provider()
+        recipes = _recipes(content=False)
+        util_genai.instrument(content, provider, {v: r.attributes for v, r in recipes.items()})
         return (_flushed(provider), None)
     if name == "openllmetry":
         # read when its instrumentor runs; "false" keeps prompts and completions out
@@ -131,10 +154,13 @@ def setup(name: str, content: bool, env: dict[str, Any]) -> tuple[Finish, Any]:
     raise ValueError(f"unknown mode {name!r}")
 
 
-def _pipeline(content: bool, env: dict[str, Any]) -> Finish:
+def _pipeline(content: bool, env: dict[str, Any], metrics: bool = False) -> Finish:
     os.environ["OTEL_SERVICE_NAME"] = "otel-bridge-benchmark"
     os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = env["otlp_endpoint"]
     os.environ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "grpc"
+    if metrics:  # the GenAI histograms to the same receiver: what one OTLP endpoint turns on
+        os.environ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = env["otlp_endpoint"]
+        os.environ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] = "grpc"
     os.environ["MLFLOW_TRACKING_URI"] = env["mlflow_uri"]
     os.environ["MLFLOW_EXPERIMENT_NAME"] = "otel-bridge-benchmark"
     # content on: the default policy (content to MLflow only); off: to no destination
@@ -146,10 +172,22 @@ def _pipeline(content: bool, env: dict[str, Any]) -> Finish:
     def finish() -> dict[str, Any]:
         bridge.force_flush(timeout=10)
         stats = bridge.stats()
+        flushed = bridge.metrics.force_flush(10) if bridge.metrics is not None else None
         bridge.shutdown(timeout=5)
-        return {"destinations": stats}
+        return {"destinations": stats, "metrics_flushed": flushed}
 
     return finish
+
+
+def _record_on_the_app_thread() -> None:
+    """Undo configure()'s metrics hand-off: each call records its histograms itself, through the
+    SDK, as the instrumentor alone does (what configure() did before the hand-off)."""
+    from otel_bridge.instrumentation import LiteLLMInstrumentor
+    from otel_bridge.instrumentation.metrics import MetricsHandoff
+
+    settings = LiteLLMInstrumentor()._settings  # a BaseInstrumentor is a singleton
+    assert settings is not None and isinstance(settings.metrics, MetricsHandoff)
+    settings.metrics = settings.metrics.metrics
 
 
 def _mlflow_autolog(env: dict[str, Any]) -> Finish:
@@ -175,6 +213,17 @@ class FloorSpan:
 
 def _floor(content: bool) -> tuple[Finish, dict[str, FloorSpan]]:
     """The bridge's span for each variant, recorded once; then bare spans with those attributes."""
+    recipes = _recipes(content)
+    provider = dropping_provider()
+    floor = {
+        variant: FloorSpan(recipe.name, recipe.attributes) for variant, recipe in recipes.items()
+    }
+    floor["_tracer"] = provider.get_tracer("benchmarks.floor")  # type: ignore[assignment]
+    return (_flushed(provider), floor)
+
+
+def _recipes(content: bool) -> dict[str, FloorSpan]:
+    """The bridge's span for each variant: one call each, recorded in memory."""
     import asyncio
 
     import litellm
@@ -206,9 +255,4 @@ def _floor(content: bool) -> tuple[Finish, dict[str, FloorSpan]]:
             recipes[variant] = FloorSpan(span.name, dict(span.attributes or {}))
     finally:
         instrumentor.uninstrument()
-    provider = dropping_provider()
-    floor = {
-        variant: FloorSpan(recipe.name, recipe.attributes) for variant, recipe in recipes.items()
-    }
-    floor["_tracer"] = provider.get_tracer("benchmarks.floor")  # type: ignore[assignment]
-    return (_flushed(provider), floor)
+    return recipes

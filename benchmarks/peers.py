@@ -60,6 +60,7 @@ def missing_peers(python: Path | str) -> list[str]:
     probes = {
         "openinference": "openinference.instrumentation.litellm",
         "openllmetry": "opentelemetry.instrumentation.litellm",
+        "util_genai": "opentelemetry.util.genai.handler",
         "litellm_otel": "litellm.integrations.opentelemetry",
         "mlflow_autolog": "mlflow.litellm",
     }

@@ -8,6 +8,14 @@ from benchmarks.modes import MODES, PEERS
 from benchmarks.stats import Spread, added, per_chunk, ratio, spread
 
 METRIC = "wall_us"
+# the other LiteLLM instrumentations (util_genai is a candidate builder for the bridge, not one)
+RIVALS = tuple(m for m in PEERS if m != "util_genai")
+# otel-bridge's own modes, as the ratio tables name them
+OURS = (
+    ("bridge", "instrumentor"),
+    ("pipeline", "configure()"),
+    ("pipeline_metrics", "configure(), metrics on"),
+)
 COLUMNS = (
     ("plain", "plain call"),
     ("plain_large", "plain, 32 KiB conversation"),
@@ -102,8 +110,8 @@ def _overhead_table(
         if mode == "baseline":
             continue
         row = spreads.get((mode, content))
-        if row is None:
-            continue
+        if row is None or all(cell is None for cell in row.values()):
+            continue  # a mode counted under callgrind only
         label = MODES[mode].label
         if not MODES[mode].content:
             label += " (always captures content)"
@@ -179,14 +187,15 @@ def _instruction_lines(results: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Ratios of instructions added: otel-bridge (its instrumentor alone, and the default "
-        "pipeline of configure()) against the floor and each peer (below 1: the bridge does "
-        "less).",
+        "Ratios of instructions added: otel-bridge (its instrumentor alone, the default "
+        "pipeline of configure(), and configure() with the GenAI metrics on) against the floor, "
+        "each peer and opentelemetry-util-genai as the span/metric builder (below 1: the bridge "
+        "does less).",
         "",
         "| otel-bridge | against | content | plain | 32 KiB conv. | async |",
         "| --- | --- | --- | ---: | ---: | ---: |",
     ]
-    for mode, who in (("bridge", "instrumentor"), ("pipeline", "configure()")):
+    for mode, who in OURS:
         for other in ("floor", *PEERS):
             for content in (False, True):
                 ours = by.get((mode, content))
@@ -240,7 +249,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         floor = spreads.get(("floor", content), {}).get("plain")
         floor_cpu = cpu_spreads.get(("floor", content), {}).get("plain")
         f_ir = instructions("floor", content)
-        for mode, who in (("bridge", "instrumentor alone"), ("pipeline", "configure()")):
+        for mode, who in (
+            ("bridge", "instrumentor alone"),
+            ("pipeline", "configure()"),
+            ("pipeline_metrics", "configure() with GenAI metrics"),
+        ):
             ours = spreads.get((mode, content), {}).get("plain")
             if ours is None and instructions(mode, content) is None:
                 continue
@@ -268,7 +281,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         b_ir = instructions("bridge", content)
         peers = {
             m: spreads.get((m, content), {}).get("plain")
-            for m in PEERS
+            for m in RIVALS
             if spreads.get((m, content), {}).get("plain") is not None
         }
         if peers and bridge is not None:
@@ -281,7 +294,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 f"wall: instrumentor alone {_cell(bridge)} µs, lightest {MODES[lightest].label} "
                 f"{_cell(value)} µs: {_x(ratio(bridge, value))}; calling thread's CPU: {shown}"
             )
-            peer_ir = {m: instructions(m, content) for m in PEERS}
+            peer_ir = {m: instructions(m, content) for m in RIVALS}
             peer_ir = {m: v for m, v in peer_ir.items() if v}
             r_ir = None
             if peer_ir and b_ir is not None:
@@ -381,6 +394,13 @@ def _growth_target(
     )
 
 
+def _versions_if_other(results: dict[str, Any]) -> str:
+    """The versions the merged instruction counts ran with, where they differ from the run's."""
+    first = results["machine"].get("versions", {})
+    later = results.get("instructions_versions") or {}
+    return ", ".join(f"{k} {v}" for k, v in later.items() if first.get(k) != v)
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
@@ -402,6 +422,11 @@ def render(results: dict[str, Any]) -> str:
         f"{m.get('os')}; shared and noisy (load average {m.get('load_at_start')} at start, "
         f"{m.get('load_at_end')} at end)",
         f"- Python {m.get('python')}; {versions}",
+        *(
+            [f"- instruction counts merged later measured with: {counted_with}"]
+            if (counted_with := _versions_if_other(results))
+            else []
+        ),
         f"- the pipeline's MLflow destination: {results.get('mlflow')}; its OTLP destination: a "
         "counting OTLP/gRPC receiver in its own process on loopback",
     ]
@@ -439,7 +464,7 @@ def render(results: dict[str, Any]) -> str:
         "| otel-bridge | against | content | plain | 32 KiB conv. | stream call | async |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for mode, who in (("bridge", "instrumentor"), ("pipeline", "configure()")):
+    for mode, who in OURS:
         for other in ("floor", *PEERS):
             for content in (False, True):
                 theirs = spreads.get((other, content))
@@ -450,6 +475,8 @@ def render(results: dict[str, Any]) -> str:
                     _x(ratio(ours[c], theirs[c]))
                     for c in ("plain", "plain_large", "stream_short", "async")
                 ]
+                if all(cell == "-" for cell in cells):
+                    continue  # a mode counted under callgrind only
                 lines.append(
                     f"| {who} | {MODES[other].label} | {'on' if content else 'off'} | "
                     + " | ".join(cells)

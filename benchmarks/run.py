@@ -272,14 +272,28 @@ def measure_rounds(
 
 
 def measure_instructions(
-    python: str, modes: list[str], profile: Profile, svc: Services, workdir: Path
+    python: str,
+    modes: list[str],
+    profile: Profile,
+    svc: Services,
+    workdir: Path,
+    content: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Each (mode, content) once under callgrind: instructions per call, deterministic."""
+    """Each (mode, content) once under callgrind (only ``content``'s runs when given):
+    instructions per call, deterministic."""
     out_dir = workdir / "callgrind"
     out_dir.mkdir(parents=True, exist_ok=True)
     variants = [v for v in VARIANTS if profile.instruction_calls.get(v)]
 
-    def one(run: tuple[str, bool]) -> dict[str, Any]:
+    def one(run: tuple[str, bool]) -> dict[str, Any] | None:
+        try:
+            return counted(run)
+        except (RuntimeError, subprocess.TimeoutExpired) as failed:
+            # one process lost (killed, out of memory) must not lose the others' hours of counts
+            _log(f"instruction counts of {run}: {failed}")
+            return None
+
+    def counted(run: tuple[str, bool]) -> dict[str, Any]:
         mode, content = run
         stem = out_dir / f"{mode}-{'on' if content else 'off'}.out"
         for old in out_dir.glob(stem.name + "*"):
@@ -306,10 +320,14 @@ def measure_instructions(
             entry["instructions"] = total / entry["calls"]
         return result
 
-    runs = [run for run in plan(modes, profile.smoke) if MODES[run[0]].callgrind]
+    runs = [
+        run
+        for run in plan(modes, profile.smoke)
+        if MODES[run[0]].callgrind and content in (None, run[1])
+    ]
     _log(f"instruction counts: {len(runs)} processes under callgrind (slow)")
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-        return list(pool.map(one, runs))
+        return [result for result in pool.map(one, runs) if result is not None]
 
 
 def _callgrind_total(path: Path) -> int:
@@ -334,6 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="also count instructions under callgrind"
     )
+    parser.add_argument(
+        "--content",
+        choices=("off", "on"),
+        help="with --add instructions: count only the runs with content capture off (or on)",
+    )
+    parser.add_argument(
+        "--variants",
+        help=f"comma list of the calls measured (default all: {', '.join(VARIANTS)})",
+    )
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument(
         "--no-postgres",
@@ -350,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--add",
-        help="comma list of parts (rounds, memory, chunks, throughput, startup) to run and add "
-        "to the results.json already in --out, RESULTS.md re-rendered",
+        help="comma list of parts (rounds, instructions, memory, chunks, throughput, startup) to "
+        "run and add to the results.json already in --out, RESULTS.md re-rendered "
+        "(instructions: only the --modes given, when given)",
     )
     parser.add_argument(
         "--out", type=Path, help="where RESULTS.md and results.json go (default: benchmarks/)"
@@ -365,6 +393,14 @@ def main(argv: list[str] | None = None) -> int:
         profile.throughput_seconds = args.throughput_seconds
     if args.startup_runs:
         profile.startup_runs = args.startup_runs
+    if args.variants:
+        chosen = {v.strip() for v in args.variants.split(",") if v.strip()}
+        if chosen - set(VARIANTS):
+            parser.error(f"unknown variants {sorted(chosen - set(VARIANTS))}; known: {VARIANTS}")
+        profile.calls = {v: n for v, n in profile.calls.items() if v in chosen}
+        profile.instruction_calls = {
+            v: n for v, n in profile.instruction_calls.items() if v in chosen
+        }
     if args.setup_peers:
         _log("setting up benchmarks/.venv-peers")
         ensure_peers_venv()
@@ -384,14 +420,28 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [m for m in wanted if m not in MODES]
         if unknown:
             parser.error(f"unknown modes {unknown}; known: {', '.join(MODES)}")
-        modes = [m for m in modes if m in wanted or m == "baseline"]
+        extra = [
+            m
+            for m in wanted
+            if not MODES[m].default and (python != sys.executable or not MODES[m].peer)
+        ]
+        modes = [m for m in modes if m in wanted or m == "baseline"] + extra
     out_dir = args.out or HERE
     out_dir.mkdir(parents=True, exist_ok=True)
     if args.add:
         if not (out_dir / "results.json").exists():
             parser.error(f"--add needs an earlier run's results.json in {out_dir}")
         parts = [p.strip() for p in args.add.split(",") if p.strip()]
-        return _add_parts(python, out_dir, parts, profile, postgres=not args.no_postgres)
+        wanted_modes = modes if args.modes else None
+        return _add_parts(
+            python,
+            out_dir,
+            parts,
+            profile,
+            postgres=not args.no_postgres,
+            modes=wanted_modes,
+            content={"off": False, "on": True}.get(args.content or ""),
+        )
     mlflow = args.mlflow or ("embedded" if args.smoke else "server")
 
     started = time.time()
@@ -467,14 +517,48 @@ def run_startup(workdir: Path, profile: Profile) -> dict[str, Any]:
 
 
 def _add_parts(
-    python: str, out_dir: Path, parts: list[str], profile: Profile, *, postgres: bool
+    python: str,
+    out_dir: Path,
+    parts: list[str],
+    profile: Profile,
+    *,
+    postgres: bool,
+    modes: list[str] | None = None,
+    content: bool | None = None,
 ) -> int:
-    """Run some parts alone and merge them into an earlier run's results (table re-rendered)."""
+    """Run some parts alone and merge them into an earlier run's results (table re-rendered).
+    ``instructions`` counts only ``modes`` (with the baseline) when given, and only the runs
+    with that ``content`` setting when given, replacing their earlier counts and keeping the
+    others'."""
     results = json.loads((out_dir / "results.json").read_text())
     for part in parts:
         when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime())
-        results.setdefault("added", []).append(f"{part} at {when}")
-        if part == "rounds":  # the timed rounds again (say, on a quieter machine)
+        what = part
+        if part == "instructions" and modes:
+            what = f"instructions of {', '.join(modes)}"
+        if part == "instructions" and content is not None:
+            what += f" (content {'on' if content else 'off'})"
+        results.setdefault("added", []).append(f"{what} at {when}")
+        if part == "instructions":
+            counted = modes or results["modes"]
+            mlflow = "embedded" if "embedded" in str(results.get("mlflow")) else "server"
+            with (
+                tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp,
+                services(python, Path(tmp), mlflow) as svc,
+            ):
+                fresh = measure_instructions(
+                    python, counted, profile, svc, Path(tmp), content=content
+                )
+            again = {(run["mode"], run["content"]) for run in fresh}
+            kept = [
+                run
+                for run in results.get("instructions", [])
+                if (run["mode"], run["content"]) not in again
+            ]
+            results["instructions"] = kept + fresh
+            results["instructions_versions"] = machine.versions(python)
+            results["modes"] += [m for m in counted if m not in results["modes"]]
+        elif part == "rounds":  # the timed rounds again (say, on a quieter machine)
             with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
                 mlflow = "embedded" if "embedded" in str(results.get("mlflow")) else "server"
                 with services(python, Path(tmp), mlflow) as svc:
@@ -505,7 +589,9 @@ def _add_parts(
             with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
                 results["startup"] = run_startup(Path(tmp), profile)
         else:
-            raise SystemExit(f"unknown part {part!r}: rounds, memory, chunks, throughput, startup")
+            raise SystemExit(
+                f"unknown part {part!r}: rounds, instructions, memory, chunks, throughput, startup"
+            )
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out_dir / "RESULTS.md").write_text(report.render(results))
     _log(f"added {', '.join(parts)} to {out_dir / 'RESULTS.md'}")

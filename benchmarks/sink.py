@@ -3,8 +3,9 @@
     python -m benchmarks.sink [--grpc-port P] [--http-port P]
 
 Prints one JSON line with its ports, then serves until stdin closes or it is killed. It parses
-each request (as a real receiver must) and counts spans; ``GET /stats`` on the HTTP port returns
-``{"spans": n, "requests": n, "bytes": n}``. Built on the official ``opentelemetry-proto``
+each request (as a real receiver must) and counts spans (and, over gRPC, metric data points);
+``GET /stats`` on the HTTP port returns ``{"spans": n, "requests": n, "bytes": n,
+"metric_points": n}``. Built on the official ``opentelemetry-proto``
 service definitions, like the test suite's receiver, but keeps nothing: it is a destination for
 throughput runs, not an assertion tool.
 """
@@ -29,6 +30,7 @@ class Counts:
         self.spans = 0
         self.requests = 0
         self.bytes = 0
+        self.metric_points = 0
 
     def add(self, request: Any, size: int) -> None:
         spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
@@ -37,14 +39,34 @@ class Counts:
             self.requests += 1
             self.bytes += size
 
+    def add_metrics(self, request: Any) -> None:
+        points = sum(
+            len(getattr(metric, metric.WhichOneof("data")).data_points)
+            for rm in request.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+            if metric.WhichOneof("data")
+        )
+        with self.lock:
+            self.metric_points += points
+
     def snapshot(self) -> dict[str, int]:
         with self.lock:
-            return {"spans": self.spans, "requests": self.requests, "bytes": self.bytes}
+            return {
+                "spans": self.spans,
+                "requests": self.requests,
+                "bytes": self.bytes,
+                "metric_points": self.metric_points,
+            }
 
 
 def serve(grpc_port: int = 0, http_port: int = 0) -> tuple[Any, int, Any, Counts]:
     """Start both servers; returns (grpc server, its port, http server, counts)."""
     import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceResponse,
+    )
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -58,8 +80,14 @@ def serve(grpc_port: int = 0, http_port: int = 0) -> tuple[Any, int, Any, Counts
             counts.add(request, request.ByteSize())
             return ExportTraceServiceResponse()
 
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:  # name fixed by the proto
+            counts.add_metrics(request)
+            return ExportMetricsServiceResponse()
+
     server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="sink-grpc"))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
     grpc_port = server.add_insecure_port(f"{LOOPBACK}:{grpc_port}")
     server.start()
 

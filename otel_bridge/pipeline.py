@@ -459,6 +459,7 @@ def _instrument_litellm(
                 instrumentor.instrument(
                     tracer_provider=provider,
                     meter_provider=metrics.provider if metrics is not None else None,
+                    _metrics_handoff=metrics.handoff if metrics is not None else None,
                     capture_content=settings.content.any,
                     _content_registry=registry,
                 )

@@ -1,19 +1,25 @@
 """The metrics half of the pipeline: a MeterProvider whose reader exports OTLP on its own thread.
 
 Built by :func:`otel_bridge.configure` when :class:`otel_bridge.config.MetricsSettings` are set
-(an OTLP endpoint for metrics, ``OTEL_METRICS_EXPORTER`` not ``none``). The instrumentation
-records the GenAI client histograms through the metrics API; the SDK aggregates them in memory
-and a ``PeriodicExportingMetricReader`` sends them every ``OTEL_METRIC_EXPORT_INTERVAL`` from its
-own thread, with the SDK's OTLP metric exporter (gRPC or HTTP, the same protocol rules,
-headers, TLS and compression as traces). So a slow or dead metrics backend costs the app's
-calls nothing; at exit the last export is bounded by ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``.
+(an OTLP endpoint for metrics, ``OTEL_METRICS_EXPORTER`` not ``none``). A LiteLLM call only
+queues its values in the :class:`~otel_bridge.instrumentation.metrics.MetricsHandoff` (the SDK's
+``record`` costs as much as the call's span: see benchmarks/RESULTS.md); this module's drainer
+thread records them into the GenAI client histograms through the metrics API every
+:data:`DRAIN_INTERVAL_S`, and the reader drains once more before each collection, so a flush or
+the export at exit misses no call. The SDK aggregates in memory and a
+``PeriodicExportingMetricReader`` sends them every ``OTEL_METRIC_EXPORT_INTERVAL`` from its own
+thread, with the SDK's OTLP metric exporter (gRPC or HTTP, the same protocol rules, headers, TLS
+and compression as traces). So a slow or dead metrics backend costs the app's calls nothing; at
+exit the last export is bounded by ``OTEL_BRIDGE_SHUTDOWN_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
+import weakref
 from typing import Any
 
 from opentelemetry import metrics
@@ -22,8 +28,62 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 
 from otel_bridge.config import MetricsSettings, OtlpSettings
+from otel_bridge.instrumentation.metrics import MetricsHandoff
 
 _logger = logging.getLogger(__name__)
+
+DRAIN_INTERVAL_S = 0.5
+"""How often queued calls are recorded: at 1000 calls/s, ~500 calls' values wait in memory."""
+
+
+class _DrainingReader(PeriodicExportingMetricReader):
+    """The periodic OTLP reader, recording what the calls queued before every collection."""
+
+    def __init__(self, exporter: MetricExporter, handoff: MetricsHandoff, **kwargs: Any):
+        self._handoff = handoff  # before super(): its thread may collect at once
+        super().__init__(exporter, **kwargs)
+
+    def collect(self, timeout_millis: float = 10_000) -> None:
+        self._handoff.drain()
+        super().collect(timeout_millis=timeout_millis)
+
+
+class _Drainer:
+    """A daemon thread recording the queued calls every ``interval`` seconds (again in a
+    forked child, whose queue starts empty: the parent records what it had queued)."""
+
+    def __init__(self, handoff: MetricsHandoff, interval: float = DRAIN_INTERVAL_S):
+        self.handoff = handoff
+        self.interval = interval
+        self._stop = threading.Event()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._start_in_child)
+
+            def in_child() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=in_child)
+        self._start()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="otel-bridge-metrics-drain", daemon=True
+        )
+        self._thread.start()
+
+    def _start_in_child(self) -> None:
+        self.handoff.clear()
+        self._stop = threading.Event()
+        self._start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.handoff.drain()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class MetricsPipeline:
@@ -32,14 +92,17 @@ class MetricsPipeline:
     def __init__(self, settings: MetricsSettings, resource: Resource, shutdown_timeout: float):
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
-        self.reader = PeriodicExportingMetricReader(
+        self.handoff = MetricsHandoff()  # given to the instrumentor: calls queue their values
+        self.reader = _DrainingReader(
             otlp_metric_exporter(settings.otlp),
+            self.handoff,
             export_interval_millis=settings.interval_millis,
             export_timeout_millis=settings.timeout_millis,
         )
         self.provider = MeterProvider(
             resource=resource, metric_readers=[self.reader], shutdown_on_exit=False
         )
+        self._drainer = _Drainer(self.handoff)
         self._lock = threading.Lock()
         self._is_shut_down = False
 
@@ -52,7 +115,15 @@ class MetricsPipeline:
             if self._is_shut_down:
                 return True
             self._is_shut_down = True
-        return self._bounded(self.provider.shutdown, timeout, "shutdown")
+        self._drainer.stop()  # the reader's last collection drains what is left
+        done = self._bounded(self.provider.shutdown, timeout, "shutdown")
+        if self.handoff.dropped:
+            _logger.warning(
+                "otel-bridge: %d calls' metrics were dropped (over %d waiting to be recorded)",
+                self.handoff.dropped,
+                self.handoff.max_pending,
+            )
+        return done
 
     def _bounded(self, action: Any, timeout: float | None, what: str) -> bool:
         """Run ``action(timeout_millis=...)`` on a daemon thread and wait at most ``timeout``:

@@ -18,7 +18,7 @@ from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_j
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
 from otel_bridge.instrumentation.fields import field
-from otel_bridge.instrumentation.metrics import GenAIMetrics
+from otel_bridge.instrumentation.metrics import MetricsRecorder
 from otel_bridge.instrumentation.operations import OPERATION_NAMES, Operation
 from otel_bridge.instrumentation.providers import resolve_model
 from otel_bridge.instrumentation.request import (
@@ -55,7 +55,7 @@ class Settings:
         capture: bool,
         max_length: int = DEFAULT_MAX_CONTENT_LENGTH,
         registry: ContentRegistry | None = None,
-        metrics: GenAIMetrics | None = None,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         self.tracer = tracer
         self.metrics = metrics

@@ -40,7 +40,7 @@ from otel_bridge.instrumentation import runtime
 from otel_bridge.instrumentation.calls import Settings
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
-from otel_bridge.instrumentation.metrics import GenAIMetrics
+from otel_bridge.instrumentation.metrics import GenAIMetrics, MetricsHandoff, MetricsRecorder
 from otel_bridge.instrumentation.operations import OPERATIONS, Operation
 from otel_bridge.instrumentation.wrappers import make_wrapper
 from otel_bridge.redaction import install_log_scrubbing
@@ -171,9 +171,13 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         meter = get_meter(
             SCOPE_NAME, _VERSION, kwargs.get("meter_provider"), schema_url=keys.SCHEMA_URL
         )
-        # otel_bridge.configure(): its destinations' workers serialise the content
+        # otel_bridge.configure(): its destinations' workers serialise the content, and its
+        # metrics pipeline records the histograms from the values a call queues in the handoff
         registry = kwargs.get("_content_registry")
-        metrics = GenAIMetrics(meter)
+        metrics: MetricsRecorder = GenAIMetrics(meter)
+        handoff: MetricsHandoff | None = kwargs.get("_metrics_handoff")
+        if handoff is not None:
+            handoff.metrics, metrics = metrics, handoff
         settings = Settings(tracer, bool(capture), int(max_length), registry, metrics)
         self._settings = settings
         self._patches = []

@@ -6,17 +6,29 @@ output tokens of a call that succeeded and reported them), and for streams
 chunk after the first, recorded when the stream ends: the chunk loop only notes a timestamp).
 Buckets and attributes as semantic-conventions-genai's ``gen-ai-metrics.md`` advises; the
 conventions say failed operations record no token usage.
+
+Recording a call's three values (duration, input and output tokens) through SDK 1.45 costs
+~340k instructions on the calling thread, more than the call's span (~200k bare): the SDK
+cleans, copies and hashes the attributes again on every ``record``, whatever the caller reuses.
+So under ``otel_bridge.configure()`` the call only queues its values in a
+:class:`MetricsHandoff` (~3k instructions) and the pipeline records them on its own thread; used
+alone (as contrib instrumentors are) the instrumentation records on the spot. Figures:
+``otel_bridge/instrumentation/README.md`` (Metrics).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 
 from otel_bridge import attributes as keys
+from otel_bridge.instrumentation.errors import record_error
 
 DURATION_BUCKETS = (
     0.01,
@@ -96,8 +108,10 @@ class GenAIMetrics:
         error_type: str | None = None,
         first_chunk_s: float | None = None,
         chunk_gaps: Sequence[float] = (),
+        context: Context | None = None,
     ) -> None:
-        """Record one finished call: ``start``/``end`` are its span's start and end attributes."""
+        """Record one finished call: ``start``/``end`` are its span's start and end attributes;
+        ``context`` the one current when it ended (default: the current one), for exemplars."""
         attrs: dict[str, Any] = {}
         for key in _SHARED:
             value = end.get(key)
@@ -107,17 +121,80 @@ class GenAIMetrics:
                 attrs[key] = value
         if error_type is not None:
             attrs[keys.ERROR_TYPE] = error_type
-        self.duration.record(max(duration_s, 0.0), attrs)
+        self.duration.record(max(duration_s, 0.0), attrs, context)
         if first_chunk_s is not None:
             streamed = {k: v for k, v in attrs.items() if k != keys.ERROR_TYPE}
-            self.time_to_first_chunk.record(max(first_chunk_s, 0.0), streamed)
+            self.time_to_first_chunk.record(max(first_chunk_s, 0.0), streamed, context)
             for gap in chunk_gaps:
-                self.time_per_output_chunk.record(gap, streamed)
+                self.time_per_output_chunk.record(gap, streamed, context)
         if error_type is not None:
             return
         inp = end.get(keys.USAGE_INPUT_TOKENS)
         if isinstance(inp, int):
-            self.token_usage.record(inp, {**attrs, **_INPUT})
+            self.token_usage.record(inp, {**attrs, **_INPUT}, context)
         out = end.get(keys.USAGE_OUTPUT_TOKENS)
         if isinstance(out, int):
-            self.token_usage.record(out, {**attrs, **_OUTPUT})
+            self.token_usage.record(out, {**attrs, **_OUTPUT}, context)
+
+
+_get_current = otel_context.get_current
+
+
+class MetricsHandoff:
+    """A stand-in for :class:`GenAIMetrics` that only queues a call's values (references to its
+    attribute dicts, its timings and the current context: ~1 µs on the app's thread);
+    :meth:`drain`, called by the bridge's metrics pipeline on its own thread, records them
+    through ``metrics``.
+
+    At most ``max_pending`` calls wait (then new ones are counted in ``dropped``): a drainer
+    starved for that long must not grow the app's memory."""
+
+    __slots__ = ("_pending", "dropped", "max_pending", "metrics")
+
+    def __init__(self, max_pending: int = 65536) -> None:
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self.max_pending = max_pending
+        self.metrics: GenAIMetrics | None = None  # set by LiteLLMInstrumentor.instrument()
+        self.dropped = 0
+
+    def record(
+        self,
+        start: dict[str, Any],
+        end: dict[str, Any],
+        duration_s: float,
+        error_type: str | None = None,
+        first_chunk_s: float | None = None,
+        chunk_gaps: Sequence[float] = (),
+    ) -> None:
+        pending = self._pending
+        if len(pending) >= self.max_pending:
+            self.dropped += 1
+            return
+        pending.append(
+            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps, _get_current())
+        )
+
+    def drain(self) -> int:
+        """Record every queued call on the calling thread; returns how many."""
+        metrics, popleft = self.metrics, self._pending.popleft
+        done = 0
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                return done
+            done += 1
+            if metrics is None:
+                continue
+            try:
+                metrics.record(*item)
+            except Exception:
+                record_error("metrics")
+
+    def clear(self) -> None:
+        """Forget what is queued (a forked child: its parent records those)."""
+        self._pending.clear()
+
+
+MetricsRecorder = GenAIMetrics | MetricsHandoff
+"""What a call hands its metric values to when it ends."""

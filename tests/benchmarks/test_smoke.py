@@ -19,7 +19,7 @@ from benchmarks.startup import BARE, CONFIGURE, RUN
 pytestmark = pytest.mark.e2e  # runs the whole harness: its processes, the sink, a real MLflow store
 
 REPO = Path(__file__).resolve().parents[2]
-NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline")
+NO_PEER_MODES = ("baseline", "floor", "bridge", "pipeline", "pipeline_metrics")
 # ~2 min on a quiet machine; on one loaded by other test runs (load 9 on 2 cores) the timed round
 # alone took 3 min and the start-up part's embedded-store processes ~40 s each
 SMOKE_TIMEOUT = 600
@@ -65,10 +65,13 @@ def test_every_mode_ran_in_its_own_process_with_sane_numbers(smoke: tuple[dict, 
     by_mode = {run["mode"]: run for run in round_}
     assert by_mode["bridge"]["info"]["exported_spans"] > 0
     assert by_mode["floor"]["info"]["exported_spans"] == by_mode["bridge"]["info"]["exported_spans"]
-    destinations = by_mode["pipeline"]["info"]["destinations"]
-    assert set(destinations) == {"otlp", "mlflow"}
-    for stats in destinations.values():
-        assert stats["exported"] == stats["received"] > 0
+    for mode in ("pipeline", "pipeline_metrics"):
+        destinations = by_mode[mode]["info"]["destinations"]
+        assert set(destinations) == {"otlp", "mlflow"}
+        for stats in destinations.values():
+            assert stats["exported"] == stats["received"] > 0
+    assert by_mode["pipeline"]["info"]["metrics_flushed"] is None  # no metrics endpoint
+    assert by_mode["pipeline_metrics"]["info"]["metrics_flushed"] is True  # the sink took them
 
 
 @pytest.mark.timeout(SMOKE_TIMEOUT + 10)
@@ -81,6 +84,7 @@ def test_the_table_has_the_expected_rows(smoke: tuple[dict, str, Path]) -> None:
         "bare OTel SDK span, same attribute count (floor)",
         "otel-bridge LiteLLMInstrumentor",
         "otel-bridge configure(): OTLP + MLflow live",
+        "otel-bridge configure(): OTLP + MLflow live, GenAI metrics on",
     ):
         row = next(line for line in off.splitlines() if line.startswith(f"| {label} |"))
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
@@ -89,7 +93,7 @@ def test_the_table_has_the_expected_rows(smoke: tuple[dict, str, Path]) -> None:
     assert f"| instrumentor | {floor} | off |" in text  # ratio rows
     assert f"| configure() | {floor} | off |" in text
     assert "## Targets" in text
-    for who in ("instrumentor alone", "configure()"):
+    for who in ("instrumentor alone", "configure()", "configure() with GenAI metrics"):
         assert f"plain call ≤ 2x the bare span ({who}, content off)" in text
     # configure() with content on: its content serialisations were counted on the app's thread
     target = "no content serialisation on the app's thread under configure() (content on)"

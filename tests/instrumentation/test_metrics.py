@@ -1,4 +1,9 @@
-"""The GenAI client histograms the instrumentation records, read from an SDK MeterProvider."""
+"""The GenAI client histograms the instrumentation records, read from an SDK MeterProvider.
+
+Each test runs twice: recorded during the call (the instrumentor on its own), and queued by the
+call in a ``MetricsHandoff`` and recorded when it is drained (under ``otel_bridge.configure()``,
+where the pipeline's thread drains it): the same values either way.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,39 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from otel_bridge.instrumentation import LiteLLMInstrumentor
+from otel_bridge.instrumentation.metrics import MetricsHandoff
 from tests.support.openai_server import ErrorReply, Reply
 
 from .helpers import USER, server_kwargs
 
 
-@pytest.fixture
-def reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
+class DrainingReader(InMemoryMetricReader):
+    """Records what the calls queued in ``handoff`` before each collection, as the pipeline's
+    reader does."""
+
+    def __init__(self, handoff: MetricsHandoff | None) -> None:
+        super().__init__()
+        self.handoff = handoff
+
+    def collect(self, timeout_millis: float = 10_000) -> None:
+        if self.handoff is not None:
+            self.handoff.drain()
+        super().collect(timeout_millis=timeout_millis)
+
+
+@pytest.fixture(params=["direct", "handoff"])
+def handoff(request: pytest.FixtureRequest) -> MetricsHandoff | None:
+    return MetricsHandoff() if request.param == "handoff" else None
 
 
 @pytest.fixture
-def metered(instrument, reader):
-    instrument(meter_provider=MeterProvider(metric_readers=[reader]))
+def reader(handoff: MetricsHandoff | None) -> InMemoryMetricReader:
+    return DrainingReader(handoff)
+
+
+@pytest.fixture
+def metered(instrument, reader, handoff):
+    instrument(meter_provider=MeterProvider(metric_readers=[reader]), _metrics_handoff=handoff)
 
 
 def points(reader: InMemoryMetricReader, name: str) -> list[Any]:
@@ -121,3 +146,26 @@ def test_a_sampled_out_call_still_counts(reader):
         "input",
         "output",
     }
+
+
+def test_with_a_handoff_the_call_only_queues_its_values():
+    reader = InMemoryMetricReader()
+    handoff = MetricsHandoff(max_pending=2)
+    instrumentor = LiteLLMInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=TracerProvider(),
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        _metrics_handoff=handoff,
+    )
+    try:
+        for _ in range(3):
+            litellm.completion(model="openai/gpt-4o-mini", messages=USER, mock_response="hi")
+    finally:
+        instrumentor.uninstrument()
+    assert points(reader, "gen_ai.client.operation.duration") == []  # nothing recorded yet
+    assert handoff.dropped == 1  # the third call found the queue full
+    assert handoff.drain() == 2
+    [duration] = points(reader, "gen_ai.client.operation.duration")
+    assert duration.count == 2
+    assert duration.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert handoff.drain() == 0
