@@ -41,28 +41,26 @@ def test_transient_failures_are_spooled_then_replayed_on_recovery(
 
 def test_a_hanging_destination_never_holds_the_application_thread(otlp_receiver, tmp_path):
     """The structural form of "the app's per-call time is unchanged": no send ever runs on the
-    application's thread, and ending a span takes microseconds while the backend hangs for 5 s
-    (the timed comparison is scripts/fault_matrix.py's)."""
+    application's thread, and 300 spans end while the backend has not yet answered one request
+    (it hangs 5 s on each). Timings are scripts/fault_matrix.py's, not a unit test's."""
     otlp_receiver.delay(5)
     provider, processor, stats, transport = otlp_destination(
         otlp_receiver.http_endpoint, tmp_path, timeout=10
     )
     tracer = provider.get_tracer("app")
-    slowest = 0.0
     for i in range(300):
-        started = time.perf_counter()
         with tracer.start_as_current_span(f"call-{i}"):
             pass
-        slowest = max(slowest, time.perf_counter() - started)
         if i % 50 == 0:
             time.sleep(0.06)  # let the worker hand batches to the (hanging) sender
-    assert slowest < 0.25, f"a span end took {slowest:.3f}s while the backend hung"
-    assert transport.threads and threading.current_thread().name not in transport.threads
+    wait_for("a send under way", lambda: transport.threads, bool)
+    assert stats.snapshot()["exported"] == 0  # every span ended before any answer came
+    assert threading.current_thread().name not in transport.threads
     assert all(name.startswith("otel-bridge-otlp-") for name in transport.threads)
 
     started = time.monotonic()
     processor.shutdown(1000)
-    assert time.monotonic() - started < 1.6
+    assert time.monotonic() - started < 4  # the shutdown budget, not the backend's 5 s hang
     snap = stats.snapshot()
     assert snap["received"] == 300
     assert snap["spooled"] + snap["exported"] == 300  # nothing lost: the rest is on disk
