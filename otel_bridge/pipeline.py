@@ -33,7 +33,7 @@ from otel_bridge.exporters.content_filter import (
     with_content,
     without_content,
 )
-from otel_bridge.exporters.delivery import Payload, Transport
+from otel_bridge.exporters.delivery import Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
 from otel_bridge.exporters.mlflow.runs import ActiveRunProcessor
@@ -46,6 +46,7 @@ from otel_bridge.exporters.stats import (
 from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.sigterm import hold_across_fork, start_thread
 from otel_bridge.spool import Spool, destination_directory
+from otel_bridge.spool.payload import Payload
 
 if TYPE_CHECKING:
     from otel_bridge import pipeline_metrics
