@@ -27,12 +27,6 @@ from opentelemetry.sdk.trace.export import (
 from otel_bridge import sigterm
 from otel_bridge.config import BatchSettings, Settings, load_settings
 from otel_bridge.deferred_content import ContentRegistry
-from otel_bridge.exporters.content_filter import (
-    ContentBinder,
-    ContentExporter,
-    with_content,
-    without_content,
-)
 from otel_bridge.exporters.delivery import Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
@@ -42,6 +36,12 @@ from otel_bridge.exporters.stats import (
     SHUTDOWN_DEADLINE,
     CountingExporter,
     DestinationStats,
+)
+from otel_bridge.pipeline_content import (
+    ContentBinder,
+    ContentExporter,
+    with_content,
+    without_content,
 )
 from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.sigterm import hold_across_fork, start_thread
