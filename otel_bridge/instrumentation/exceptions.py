@@ -82,7 +82,7 @@ def record_exception(
     _record(span, exception_type(exc), type(exc).__qualname__, message, stack, timestamp)
 
 
-def record_error(
+def record_failure(
     span: Span,
     error_class: str,
     message: str,

@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Tracer
 
 from otel_bridge import attributes as keys
-from otel_bridge.instrumentation.exceptions import record_error, record_exception
+from otel_bridge.instrumentation.exceptions import record_exception, record_failure
 from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import response_attributes
 from otel_bridge.proxy import metadata as md
@@ -93,6 +93,6 @@ def emit_span(tracer: Tracer, event: ProxyEvent, capture: bool, max_length: int)
         record_exception(span, event.exception, event.secrets, timestamp=event.end_ns)
     elif event.failed:
         message = event.error_message or ""
-        record_error(span, error_type(event), message, event.secrets, timestamp=event.end_ns)
+        record_failure(span, error_type(event), message, event.secrets, timestamp=event.end_ns)
     span.end(end_time=event.end_ns)
     return span
