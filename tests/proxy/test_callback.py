@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+import otel_bridge
 from otel_bridge.exporters.mlflow.dialect import to_mlflow
 from otel_bridge.instrumentation.calls import Settings as CallSettings
 from otel_bridge.instrumentation.operations import OPERATIONS
@@ -77,6 +78,7 @@ def test_success_span_continues_the_callers_trace(handler, exporter):
     assert span.name == "chat gpt-4o-mini"
     assert span.kind is SpanKind.CLIENT
     assert span.instrumentation_scope.name == TRACER_NAME
+    assert span.instrumentation_scope.version == otel_bridge.__version__
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert span.parent is not None and span.parent.is_remote
     assert format(span.parent.span_id, "016x") == CALLER_SPAN_ID
