@@ -26,11 +26,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_bridge.config import BatchSettings, OtlpSettings
 from otel_bridge.exporters import destination
-from otel_bridge.exporters.delivery import Payload
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.otlp import build_otlp_transport
 from otel_bridge.exporters.stats import DestinationStats
 from otel_bridge.spool import Spool
+from otel_bridge.spool.payload import Payload
 from tests.support.otlp_receiver import OtlpReceiver
 
 

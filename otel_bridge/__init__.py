@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from otel_bridge.version import __version__
+
 if TYPE_CHECKING:
     from otel_bridge.errors import ConfigError
     from otel_bridge.instrumentation.decorator import trace
     from otel_bridge.pipeline import Bridge, configure
 
-__all__ = ["Bridge", "ConfigError", "configure", "trace"]
-__version__ = "0.1.0"
+__all__ = ["Bridge", "ConfigError", "__version__", "configure", "trace"]
 
 _HOMES = {
     "Bridge": "otel_bridge.pipeline",

@@ -4,7 +4,7 @@ Under ``otel_bridge.configure()`` the instrumentation does not build the JSON of
 while the app waits: it keeps references (a copy of the message list, the response object, a
 stream's pieces) in a :class:`PendingContent`, files it in the :class:`ContentRegistry` under
 the span's id just before the span ends, and the pipeline's first span processor moves it onto
-the finished span (:mod:`otel_bridge.exporters.content_filter`). The destinations that may
+the finished span (:mod:`otel_bridge.pipeline_content`). The destinations that may
 receive content build the attributes in their own worker threads, once per span, scrubbed
 as ever; the others never build them.
 

@@ -27,13 +27,7 @@ from opentelemetry.sdk.trace.export import (
 from otel_bridge import sigterm
 from otel_bridge.config import BatchSettings, Settings, load_settings
 from otel_bridge.deferred_content import ContentRegistry
-from otel_bridge.exporters.content_filter import (
-    ContentBinder,
-    ContentExporter,
-    with_content,
-    without_content,
-)
-from otel_bridge.exporters.delivery import Payload, Transport
+from otel_bridge.exporters.delivery import Transport
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.mlflow import MlflowSpanExporter
 from otel_bridge.exporters.mlflow.runs import ActiveRunProcessor
@@ -43,9 +37,16 @@ from otel_bridge.exporters.stats import (
     CountingExporter,
     DestinationStats,
 )
+from otel_bridge.pipeline_content import (
+    ContentBinder,
+    ContentExporter,
+    with_content,
+    without_content,
+)
 from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.sigterm import hold_across_fork, start_thread
 from otel_bridge.spool import Spool, destination_directory
+from otel_bridge.spool.payload import Payload
 
 if TYPE_CHECKING:
     from otel_bridge import pipeline_metrics

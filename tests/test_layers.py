@@ -4,6 +4,7 @@ contracts alone, and importing any module of the package changes nothing in the 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -143,3 +144,26 @@ def test_log_scrubbing_is_installed_by_configure_not_by_import():
         """
     )
     assert found == {"untouched": True, "installed": True}
+
+
+def test_the_spool_sits_below_the_destinations():
+    """The destinations use the spool; the spool knows nothing of them (its own payload type and
+    counting protocol), at run time and in its source (``TYPE_CHECKING`` imports too)."""
+    loaded = _run(
+        """
+        import json, sys
+        import otel_bridge.spool
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith("otel_bridge."))))
+        """
+    )
+    assert [m for m in loaded if m.startswith("otel_bridge.exporters")] == []
+    assert "otel_bridge.spool.payload" in loaded
+    imported = []
+    for path in (REPO_ROOT / "otel_bridge" / "spool").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.append(node.module)
+            elif isinstance(node, ast.Import):
+                imported += [alias.name for alias in node.names]
+    assert "otel_bridge.spool.payload" in imported
+    assert [m for m in imported if m.startswith("otel_bridge.exporters")] == []

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from otel_bridge.cli.doctor import quiet_loggers, store_path
 from otel_bridge.config import ConfigError, MlflowSettings, OtlpSettings, Settings, load_settings
+from otel_bridge.exporters.mlflow.probe import quiet_mlflow_logs
+from otel_bridge.exporters.mlflow.store_check import sqlite_path
 from otel_bridge.redaction import mask_url
 
 DEMO_SERVICE_NAME = "otel-bridge-demo"
@@ -57,7 +58,7 @@ def demo_command(
         if settings.mlflow is not None and settings.mlflow.embedded:
             import mlflow  # noqa: F401 - its import resets its loggers: import before quieting
         named = settings.service_name is not None
-        with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
+        with quiet_mlflow_logs():  # "Creating initial MLflow database tables..."
             bridge = otel_bridge.configure(**({} if named else {"service_name": DEMO_SERVICE_NAME}))
     except ConfigError as error:
         print(f"otel-bridge demo: configuration error: {error}", file=err)
@@ -89,7 +90,7 @@ def demo_command(
     finally:
         # The spans are in the store before we say where to look: a new store is made now
         # (on the MLflow destination's thread), which takes seconds.
-        with quiet_loggers("mlflow", "alembic"):
+        with quiet_mlflow_logs():
             flushed = bridge.shutdown(timeout=max(bridge.settings.shutdown_timeout, 60))
 
     if not bridge.enabled:
@@ -120,7 +121,7 @@ def _destinations(settings: Settings) -> str:
     where = []
     if settings.mlflow is not None:
         mlflow = settings.mlflow
-        path = store_path(mlflow.tracking_uri)
+        path = sqlite_path(mlflow.tracking_uri)
         kind = "embedded store" if mlflow.embedded else "server"
         where.append(
             f"MLflow {kind} {path or mask_url(mlflow.tracking_uri)} ({_experiment(mlflow)})"
@@ -169,7 +170,7 @@ def _mlflow_lines(mlflow: MlflowSettings, trace_id: str) -> list[str]:
 
 def mlflow_ui_command(tracking_uri: str) -> str:
     """The shell command that serves the embedded store's UI on 127.0.0.1, offline."""
-    path = store_path(tracking_uri)
+    path = sqlite_path(tracking_uri)
     uri = f"sqlite:///{path}" if path else mask_url(tracking_uri)
     hosts = f"localhost:{MLFLOW_UI_PORT},127.0.0.1:{MLFLOW_UI_PORT}"
     env = [f"{name}={value}" for name, value in MLFLOW_UI_ENV.items()]

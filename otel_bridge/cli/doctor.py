@@ -7,42 +7,24 @@ in URLs) are never printed.
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import socket
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TextIO
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, TextIO
 
 from otel_bridge.config import (
     EMBEDDED_TRACKING_URI,
-    MLFLOW_EXPERIMENT_HEADER,
-    OTLP_TRACES_PATH,
     ConfigError,
     MlflowSettings,
     OtlpSettings,
     Settings,
     load_settings,
 )
+from otel_bridge.exporters.mlflow.store_check import sqlite_path
 from otel_bridge.redaction import MASK, mask_url
 
+if TYPE_CHECKING:
+    from otel_bridge.exporters.probe import ProbeResult
+
 EXIT_OK, EXIT_DESTINATION_FAILED, EXIT_CONFIG_ERROR = 0, 1, 2
-CHECK_TIMEOUT = 3.0  # seconds per network check: a doctor must answer quickly
-
-
-@dataclass(frozen=True)
-class Check:
-    destination: str
-    ok: bool
-    message: str  # ok: what was proven; not ok: the problem, then what to change
-
-    def line(self) -> str:
-        return f"{self.destination}: {'ok, ' if self.ok else ''}{self.message}"
 
 
 def doctor_command(out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -64,7 +46,7 @@ def doctor_command(out: TextIO | None = None, err: TextIO | None = None) -> int:
     checks = run_checks(settings)
     print("checks:", file=out)
     for check in checks:
-        print(f"  {check.line()}", file=out)
+        print(f"  {_line(check)}", file=out)
     failed = [c for c in checks if not c.ok]
     if failed:
         print(f"{len(failed)} destination(s) failed; fix the line(s) above.", file=out)
@@ -126,7 +108,7 @@ def _describe_mlflow(mlflow: MlflowSettings | None, service_name: str | None) ->
         return ["MLflow: off (OTEL_TRACES_EXPORTER leaves mlflow out)"]
     if mlflow.embedded:
         why = "the default" if mlflow.tracking_uri == EMBEDDED_TRACKING_URI else "a SQL store"
-        path = store_path(mlflow.tracking_uri)
+        path = sqlite_path(mlflow.tracking_uri)
         where = f"embedded store {mask_url(mlflow.tracking_uri)} ({why}"
         where += f", file {path})" if path else ")"
     else:
@@ -158,243 +140,23 @@ def _describe_mlflow(mlflow: MlflowSettings | None, service_name: str | None) ->
     return lines
 
 
-# --- the checks -------------------------------------------------------------------------------
+# --- the checks: each destination's own probe -----------------------------------------------
 
 
-def run_checks(settings: Settings) -> list[Check]:
+def run_checks(settings: Settings) -> list[ProbeResult]:
+    from otel_bridge.exporters.probe import PROBE_TIMEOUT
+
     checks = []
     if settings.otlp is not None:
-        checks.append(check_otlp(settings.otlp))
+        from otel_bridge.exporters.otlp_check import probe_otlp
+
+        checks.append(probe_otlp(settings.otlp, PROBE_TIMEOUT))
     if settings.mlflow is not None:
-        checks.append(check_mlflow(settings.mlflow))
+        from otel_bridge.exporters.mlflow.probe import probe_mlflow
+
+        checks.append(probe_mlflow(settings.mlflow, PROBE_TIMEOUT))
     return checks
 
 
-def check_otlp(otlp: OtlpSettings) -> Check:
-    """Send one export request with no spans through the very transport the bridge exports with
-    (its TLS, headers, compression), once, within the check's timeout.
-
-    An empty ``ExportTraceServiceRequest`` is valid OTLP, and a receiver answers it as it answers
-    spans, after the same transport, TLS, authentication and decoding: the Collector's
-    otlpreceiver (which Jaeger and Tempo embed) returns success for it before anything reaches a
-    pipeline, so the check leaves no trace among the user's traces."""
-    fix = "start Jaeger/the Collector or fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    endpoint = mask_url(otlp.endpoint)
-    problem = _tcp_problem(otlp.endpoint)
-    if problem:
-        return Check("OTLP", False, f"{problem} {endpoint} — {fix}")
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    from otel_bridge.exporters.otlp import build_otlp_transport
-    from otel_bridge.exporters.retry import RejectedError, RetryableError, RetryPolicy
-
-    settings = replace(otlp, timeout=min(otlp.timeout, CHECK_TIMEOUT))
-    transport = build_otlp_transport(settings, RetryPolicy(max_attempts=1))
-    started = time.monotonic()
-    try:
-        transport.send(ExportTraceServiceRequest(), started + CHECK_TIMEOUT)
-    except (RetryableError, RejectedError) as error:
-        seconds = time.monotonic() - started
-        status = getattr(error, "status", None)
-        return Check(
-            "OTLP",
-            False,
-            f"{endpoint} did not accept an OTLP export request ({otlp.protocol}, "
-            f"{seconds:.1f} s): {_shorten(mask_url(str(error)))} — {_otlp_hint(status, otlp)}",
-        )
-    finally:
-        transport.close()
-    return Check(
-        "OTLP",
-        True,
-        f"{endpoint} accepted an OTLP export request ({otlp.protocol}; it carried no span, "
-        "nothing is stored)",
-    )
-
-
-def _otlp_hint(status: int | str | None, otlp: OtlpSettings) -> str:
-    if status in (401, 403, "UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return "check OTEL_EXPORTER_OTLP_TRACES_HEADERS (the backend refused the credentials)"
-    if status == "TLS":
-        return (
-            "check OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY "
-            "(the TLS handshake failed)"
-        )
-    if otlp.protocol == "http/protobuf" and isinstance(status, int):
-        return (
-            "it answered, but not as an OTLP/HTTP receiver: fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
-            "(the full URL, e.g. http://localhost:4318/v1/traces)"
-        )
-    other = "http/protobuf" if otlp.protocol == "grpc" else "grpc"
-    return (
-        f"is it an OTLP {otlp.protocol} port? set OTEL_EXPORTER_OTLP_TRACES_PROTOCOL={other} "
-        "or fix OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    )
-
-
-def check_mlflow(mlflow: MlflowSettings) -> Check:
-    """Embedded: open the store (when it exists). Server: /health, the experiment, /v1/traces."""
-    from otel_bridge.exporters.mlflow.experiments import resolve_experiment_id
-
-    path = store_path(mlflow.tracking_uri)
-    if path is not None and not path.exists():
-        return _check_new_store(path, mlflow)
-    problem = None if mlflow.embedded else _server_problem(mlflow)
-    if problem:
-        return Check("MLflow", False, problem)
-    if mlflow.embedded:
-        import mlflow as _mlflow  # noqa: F401 - its import resets its loggers: import before quieting
-    try:
-        with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
-            experiment_id = resolve_experiment_id(mlflow)
-    except ConfigError as error:
-        return Check("MLflow", False, error)
-    experiment = f"experiment {_experiment_label(mlflow)} is id {experiment_id}"
-    if mlflow.embedded:
-        where = path or mask_url(mlflow.tracking_uri)
-        return Check("MLflow", True, f"store {where} opened, {experiment}")
-    problem = _otlp_door_problem(mlflow, experiment_id)
-    if problem:
-        return Check("MLflow", False, problem)
-    return Check(
-        "MLflow",
-        True,
-        f"server {mask_url(mlflow.tracking_uri)} healthy, {experiment}, "
-        f"{OTLP_TRACES_PATH} accepts OTLP",
-    )
-
-
-def _experiment_label(mlflow: MlflowSettings) -> str:
-    if mlflow.experiment_id:  # the id wins over a name, as in resolve_experiment_id
-        return f"id {mlflow.experiment_id}"
-    return repr(mlflow.experiment_name) if mlflow.experiment_name else "'Default'"
-
-
-def _check_new_store(path: Path, settings: MlflowSettings) -> Check:
-    """No store file yet: the first traced run creates it. Do not leave one behind here."""
-    if not path.parent.is_dir():
-        return Check(
-            "MLflow",
-            False,
-            f"the directory {path.parent} of the store does not exist — create it or fix "
-            "MLFLOW_TRACKING_URI",
-        )
-    if importlib.util.find_spec("sqlalchemy") is None:
-        return Check(
-            "MLflow",
-            False,
-            "the embedded store needs full MLflow (mlflow-skinny has no SQL store) — "
-            "pip install 'otel-bridge[mlflow]' or set MLFLOW_TRACKING_URI to a server",
-        )
-    return Check(
-        "MLflow",
-        True,
-        f"store {path} does not exist yet; the first traced run creates it "
-        f"(experiment {_experiment_label(settings)})",
-    )
-
-
-def _server_problem(mlflow: MlflowSettings) -> str | None:
-    import requests
-
-    from otel_bridge.exporters.mlflow.http_client import mlflow_session
-
-    uri = mask_url(mlflow.tracking_uri)
-    start = (
-        "start it (mlflow server --backend-store-uri sqlite:///mlflow.db) or unset "
-        "MLFLOW_TRACKING_URI to use the embedded store"
-    )
-    tcp = _tcp_problem(mlflow.tracking_uri)
-    if tcp:
-        return f"{tcp} {uri} — {start}"
-    with mlflow_session(mlflow) as session:
-        try:
-            response = session.get(f"{mlflow.tracking_uri}/health", timeout=CHECK_TIMEOUT)
-        except requests.exceptions.SSLError:
-            return f"TLS to {uri} failed — set MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle"
-        except requests.RequestException as error:
-            return f"{uri}/health did not answer ({type(error).__name__}) — {start}"
-    if response.status_code in (401, 403):
-        return (
-            f"{uri} refused the credentials (HTTP {response.status_code}) — check "
-            "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD"
-        )
-    if response.status_code != 200:
-        return (
-            f"{uri}/health answered HTTP {response.status_code}, not an MLflow server? — "
-            "fix MLFLOW_TRACKING_URI"
-        )
-    return None
-
-
-def _otlp_door_problem(mlflow: MlflowSettings, experiment_id: str) -> str | None:
-    """POST an empty OTLP request: a server with the door answers 200/400, one without 404."""
-    import requests
-
-    from otel_bridge.exporters.mlflow.http_client import mlflow_session
-
-    url = mlflow.tracking_uri + OTLP_TRACES_PATH
-    headers = {"Content-Type": "application/x-protobuf", MLFLOW_EXPERIMENT_HEADER: experiment_id}
-    with mlflow_session(mlflow) as session:
-        try:
-            response = session.post(url, data=b"", headers=headers, timeout=CHECK_TIMEOUT)
-        except requests.RequestException as error:
-            return f"{mask_url(url)} did not answer ({type(error).__name__}) — is the server busy?"
-    if response.status_code in (404, 405):
-        return (
-            f"{mask_url(url)} does not exist (HTTP {response.status_code}): the server is older "
-            "than MLflow 3.5 — upgrade it (pip install 'mlflow>=3.5')"
-        )
-    if response.status_code >= 500:
-        return f"{mask_url(url)} answered HTTP {response.status_code} — see the server's log"
-    return None
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def store_path(tracking_uri: str) -> Path | None:
-    """The absolute file of a ``sqlite:///`` store (relative to the working directory)."""
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
-        return None
-    return Path(tracking_uri[len(prefix) :].split("?", 1)[0]).absolute()
-
-
-def _tcp_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=CHECK_TIMEOUT):
-            return None
-    except socket.gaierror:
-        return f"the host {host!r} does not resolve:"
-    except ConnectionRefusedError:
-        return "nothing listens on"
-    except TimeoutError:
-        return f"no answer within {CHECK_TIMEOUT:g} s (a firewall?) from"
-    except OSError as error:
-        return f"cannot connect ({error.strerror or error}) to"
-
-
-@contextmanager
-def quiet_loggers(*names: str) -> Iterator[None]:
-    """Raise these loggers to WARNING for the block (MLflow's INFO lines on store creation)."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _line(check: ProbeResult) -> str:
+    return f"{check.destination}: {'ok, ' if check.ok else ''}{check.message}"

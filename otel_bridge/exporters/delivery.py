@@ -20,6 +20,7 @@ from typing import Protocol
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_bridge.exporters.retry import RejectedError, RetryableError
+from otel_bridge.spool.payload import Payload, count_spans
 
 _logger = logging.getLogger(__name__)
 
@@ -35,20 +36,6 @@ class Transport(Protocol):
         number of spans the destination accepted the request but rejected (partial success)."""
 
     def close(self) -> None: ...
-
-
-@dataclass
-class Payload:
-    """A batch for one destination, with the transport options it must be sent with (the MLflow
-    run its traces belong to, ...)."""
-
-    request: ExportTraceServiceRequest
-    options: dict[str, str] = field(default_factory=dict)
-    spans: int = -1
-
-    def __post_init__(self) -> None:
-        if self.spans < 0:
-            self.spans = count_spans(self.request)
 
 
 @dataclass
@@ -108,14 +95,6 @@ def deliver(
         )
         outcome.invalid, outcome.kept, outcome.refused = 0, [payload], True
     return outcome
-
-
-def count_spans(request: ExportTraceServiceRequest) -> int:
-    return sum(
-        len(scope_spans.spans)
-        for resource_spans in request.resource_spans
-        for scope_spans in resource_spans.scope_spans
-    )
 
 
 def split_request(

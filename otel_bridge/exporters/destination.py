@@ -33,7 +33,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_bridge.config import BatchSettings
-from otel_bridge.exporters.delivery import Outcome, Payload, Transport, deliver, merge_payloads
+from otel_bridge.exporters.delivery import Outcome, Transport, deliver, merge_payloads
 from otel_bridge.exporters.drain import settle
 from otel_bridge.exporters.retry import Backoff, RejectedError, RetryableError
 from otel_bridge.exporters.stats import (
@@ -46,6 +46,7 @@ from otel_bridge.exporters.stats import (
 )
 from otel_bridge.sigterm import start_thread
 from otel_bridge.spool import Spool, SpoolEntry
+from otel_bridge.spool.payload import Payload
 
 _logger = logging.getLogger("otel_bridge")
 

@@ -25,9 +25,7 @@ _logger = logging.getLogger("otel_bridge")
 # Why a span was dropped.
 QUEUE_FULL = "queue_full"  # the destination's in-memory queue was full: the oldest span went
 REJECTED_INVALID = "rejected_invalid"  # the destination refused these very spans (400/422)
-SPOOL_FULL = "spool_full"  # evicted from a full spool, oldest first
-SPOOL_CORRUPT = "spool_corrupt"  # in a spool file that could not be read back (set aside)
-SPOOL_ERROR = "spool_error"  # could not be written to the spool (disk full, permissions)
+# and the spool's own: spool_full, spool_corrupt, spool_error (otel_bridge.spool)
 SHUTDOWN_DEADLINE = "shutdown_deadline"  # still queued or in flight when the deadline passed
 UNAVAILABLE = "unavailable"  # the destination could not take them and the spool is off
 EXPORT_ERROR = "export_error"  # an unexpected error while preparing or sending them

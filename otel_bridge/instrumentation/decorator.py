@@ -43,6 +43,7 @@ from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_j
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
 from otel_bridge.redaction import MASK, call_secrets, is_secret_name
+from otel_bridge.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +59,7 @@ def _tracer() -> Tracer:
     cached = _cached
     if cached[0] is not provider or cached[1] is None:
         cached[1] = otel_trace.get_tracer(
-            "otel_bridge.trace", "0.1.0", provider, schema_url=keys.SCHEMA_URL
+            "otel_bridge.trace", __version__, provider, schema_url=keys.SCHEMA_URL
         )
         cached[0] = provider
     return cached[1]

@@ -50,30 +50,58 @@ def _tail(text: str, length: int) -> str:
     return tail[newline + 1 :] if newline >= 0 else ""
 
 
-def _type_name(exc: BaseException) -> str:
+def exception_type(exc: BaseException) -> str:
+    """``exception.type``: the class's qualified name, module first (builtins bare)."""
     cls = type(exc)
     module = getattr(cls, "__module__", None)
     return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
 
 
-def scrubbed_exception(exc: BaseException, secrets: Iterable[str] = ()) -> tuple[str, str]:
-    """(message, stack trace) of ``exc``, scrubbed and valid UTF-8."""
-    known = process_secrets(secrets)
+def _scrubbed_message(text: str, known: tuple[str, ...]) -> str:
     # the known secrets go before the cut (a cut through one would leave half of it behind):
     # the window is long enough for any secret that starts before the cut to be found whole
     window = MAX_MESSAGE_LENGTH + max(map(len, known), default=0)
-    message = replace_known(_message(exc)[:window], known)
-    message = utf8_safe(scrub(truncate(message, MAX_MESSAGE_LENGTH)))
+    message = replace_known(text[:window], known)
+    return utf8_safe(scrub(truncate(message, MAX_MESSAGE_LENGTH)))
+
+
+def scrubbed_exception(exc: BaseException, secrets: Iterable[str] = ()) -> tuple[str, str]:
+    """(message, stack trace) of ``exc``, scrubbed and valid UTF-8."""
+    known = process_secrets(secrets)
+    message = _scrubbed_message(_message(exc), known)
     stack = utf8_safe(_tail(scrub(_stacktrace(exc), known), MAX_STACKTRACE_LENGTH))
     return message, stack
 
 
-def record_exception(span: Span, exc: BaseException, secrets: Iterable[str] = ()) -> None:
-    """Status ERROR and the ``exception`` event (type, message, stack trace), scrubbed."""
+def record_exception(
+    span: Span, exc: BaseException, secrets: Iterable[str] = (), *, timestamp: int | None = None
+) -> None:
+    """Status ERROR and the ``exception`` event (type, message, stack trace), scrubbed.
+    ``timestamp`` (ns): when the failure happened, for a span recorded after the fact."""
     message, stack = scrubbed_exception(exc, secrets)
-    attributes = {"exception.type": _type_name(exc), "exception.message": message}
+    _record(span, exception_type(exc), type(exc).__qualname__, message, stack, timestamp)
+
+
+def record_failure(
+    span: Span,
+    error_class: str,
+    message: str,
+    secrets: Iterable[str] = (),
+    *,
+    timestamp: int | None = None,
+) -> None:
+    """:func:`record_exception` for a failure known only by its class name and message (a
+    LiteLLM callback without the exception object)."""
+    text = _scrubbed_message(message, process_secrets(secrets))
+    _record(span, error_class, error_class, text, "", timestamp)
+
+
+def _record(
+    span: Span, type_name: str, short_name: str, message: str, stack: str, timestamp: int | None
+) -> None:
+    attributes = {"exception.type": type_name, "exception.message": message}
     if stack:
         attributes["exception.stacktrace"] = stack
-    span.add_event(EXCEPTION_EVENT, attributes)
-    description = f"{type(exc).__qualname__}: {message}"[:MAX_STATUS_LENGTH]
+    span.add_event(EXCEPTION_EVENT, attributes, timestamp=timestamp)
+    description = f"{short_name}: {message}"[:MAX_STATUS_LENGTH]
     span.set_status(Status(StatusCode.ERROR, description))

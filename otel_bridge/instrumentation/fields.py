@@ -63,3 +63,17 @@ def field(obj: Any, name: str) -> Any:
         return getattr(obj, name, None)
     except Exception:
         return None
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what an OTLP int attribute holds
+
+
+def as_int64(value: Any) -> int | None:
+    """``value`` as an int an OTLP attribute can hold; None otherwise (bools and None too)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except Exception:
+        return None
+    return number if INT64_MIN <= number <= INT64_MAX else None

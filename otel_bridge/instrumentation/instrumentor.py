@@ -44,9 +44,9 @@ from otel_bridge.instrumentation.metrics import GenAIMetrics, MetricsHandoff, Me
 from otel_bridge.instrumentation.operations import OPERATIONS, Operation
 from otel_bridge.instrumentation.wrappers import make_wrapper
 from otel_bridge.redaction import install_log_scrubbing
+from otel_bridge.version import __version__
 
 _INSTRUMENTS = ("litellm >= 1.74",)
-_VERSION = "0.1.0"
 SCOPE_NAME = "otel_bridge.instrumentation.litellm"
 
 
@@ -167,9 +167,9 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # content per destination, so capture only when the OTLP side may receive it.
             capture = content_policy_from_env().otlp
         max_length = kwargs.get("max_content_length") or DEFAULT_MAX_CONTENT_LENGTH
-        tracer = get_tracer(SCOPE_NAME, _VERSION, tracer_provider, schema_url=keys.SCHEMA_URL)
+        tracer = get_tracer(SCOPE_NAME, __version__, tracer_provider, schema_url=keys.SCHEMA_URL)
         meter = get_meter(
-            SCOPE_NAME, _VERSION, kwargs.get("meter_provider"), schema_url=keys.SCHEMA_URL
+            SCOPE_NAME, __version__, kwargs.get("meter_provider"), schema_url=keys.SCHEMA_URL
         )
         # otel_bridge.configure(): its destinations' workers serialise the content, and its
         # metrics pipeline records the histograms from the values a call queues in the handoff

@@ -11,6 +11,7 @@ from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation import content
 from otel_bridge.instrumentation.content import safe_str, utf8_safe
+from otel_bridge.instrumentation.fields import as_int64
 from otel_bridge.instrumentation.operations import (
     CHAT,
     EMBEDDINGS,
@@ -135,20 +136,16 @@ def _metadata(attrs: dict[str, Any], kwargs: dict[str, Any]) -> None:
         attrs[keys.CONVERSATION_ID] = safe_str(conversation)
 
 
-_INT64 = 2**63
-
-
 def _number(value: Any, cast: type) -> Any:
     """``value`` as a float or an int an OTLP attribute can hold (int64); None otherwise."""
+    if cast is int:
+        return as_int64(value)
     if isinstance(value, bool):
         return None
     try:
-        number = cast(value)
+        return cast(value)
     except Exception:
         return None
-    if cast is int and not -_INT64 <= number < _INT64:
-        return None
-    return number
 
 
 def _params(attrs: dict[str, Any], op: Operation, kwargs: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from otel_bridge import attributes as keys
 from otel_bridge.deferred_content import PendingContent
 from otel_bridge.instrumentation import content
 from otel_bridge.instrumentation.content import safe_str
-from otel_bridge.instrumentation.fields import field
+from otel_bridge.instrumentation.fields import as_int64, field
 from otel_bridge.instrumentation.operations import (
     CHAT,
     EMBEDDINGS,
@@ -18,42 +18,31 @@ from otel_bridge.instrumentation.operations import (
 )
 
 
-def _int(value: Any) -> int | None:
-    """A token count as an int an OTLP attribute can hold (int64); None otherwise."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = int(value)
-    except Exception:
-        return None
-    return number if -(2**63) <= number < 2**63 else None
-
-
 def usage_attributes(attrs: dict[str, Any], usage: Any, kind: str) -> None:
     if usage is None:
         return
-    inp = _int(field(usage, "prompt_tokens"))
+    inp = as_int64(field(usage, "prompt_tokens"))
     if inp is None:
-        inp = _int(field(usage, "input_tokens"))
+        inp = as_int64(field(usage, "input_tokens"))
     if inp is not None:
         attrs[keys.USAGE_INPUT_TOKENS] = inp
     if kind != EMBEDDINGS:
-        out = _int(field(usage, "completion_tokens"))
+        out = as_int64(field(usage, "completion_tokens"))
         if out is None:
-            out = _int(field(usage, "output_tokens"))
+            out = as_int64(field(usage, "output_tokens"))
         if out is not None:
             attrs[keys.USAGE_OUTPUT_TOKENS] = out
     details = field(usage, "prompt_tokens_details") or field(usage, "input_tokens_details")
-    cached = _int(field(details, "cached_tokens")) if details is not None else None
+    cached = as_int64(field(details, "cached_tokens")) if details is not None else None
     if cached is not None:
         attrs[keys.USAGE_CACHE_READ_INPUT_TOKENS] = cached
-    created = _int(field(usage, "cache_creation_input_tokens"))
+    created = as_int64(field(usage, "cache_creation_input_tokens"))
     if created is None and details is not None:
-        created = _int(field(details, "cache_creation_tokens"))
+        created = as_int64(field(details, "cache_creation_tokens"))
     if created is not None:
         attrs[keys.USAGE_CACHE_WRITE_INPUT_TOKENS] = created
     out_details = field(usage, "completion_tokens_details") or field(usage, "output_tokens_details")
-    reasoning = _int(field(out_details, "reasoning_tokens")) if out_details is not None else None
+    reasoning = None if out_details is None else as_int64(field(out_details, "reasoning_tokens"))
     if reasoning is not None:
         attrs[keys.USAGE_REASONING_OUTPUT_TOKENS] = reasoning
     cost = field(usage, "cost")

@@ -29,9 +29,9 @@ from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.proxy import lifecycle
 from otel_bridge.proxy.event import read_event
 from otel_bridge.proxy.spans import emit_span
+from otel_bridge.version import __version__
 
 TRACER_NAME = keys.PROXY_SCOPE
-_VERSION = "0.1.0"
 
 
 class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
@@ -56,7 +56,7 @@ class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
         if tracer_provider is None:
             tracer_provider = self._configure(capture_content)
         self.tracer: Tracer | None = (
-            trace.get_tracer(TRACER_NAME, _VERSION, tracer_provider, schema_url=SCHEMA_URL)
+            trace.get_tracer(TRACER_NAME, __version__, tracer_provider, schema_url=SCHEMA_URL)
             if tracer_provider is not None
             else None
         )

@@ -10,22 +10,18 @@ is added here as ``litellm.proxy.*`` attributes; the MLflow destination makes tr
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from otel_bridge import attributes as keys
+from otel_bridge.instrumentation.exceptions import record_exception, record_failure
 from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import response_attributes
 from otel_bridge.proxy import metadata as md
 from otel_bridge.proxy.event import ProxyEvent
 from otel_bridge.proxy.propagation import parent_context
-
-EXCEPTION_EVENT = "exception"
-_MAX_STATUS_LENGTH = 1024
-_MAX_STACKTRACE_LENGTH = 16 * 1024
 
 
 def _proxy_attributes(attrs: dict[str, Any], event: ProxyEvent) -> None:
@@ -58,15 +54,6 @@ def error_type(event: ProxyEvent) -> str:
     return event.error_class or "_OTHER"
 
 
-def _error_message(event: ProxyEvent) -> str:
-    if event.exception is not None:
-        try:
-            return str(event.exception)
-        except Exception:
-            return type(event.exception).__qualname__
-    return event.error_message or ""
-
-
 def span_attributes(
     event: ProxyEvent, capture: bool, max_length: int
 ) -> tuple[str, dict[str, Any]]:
@@ -90,17 +77,6 @@ def span_attributes(
     return md.scrub(request.span_name, event.secrets), attrs
 
 
-def _stacktrace(event: ProxyEvent) -> str | None:
-    exc = event.exception
-    if exc is None or exc.__traceback__ is None:
-        return None
-    try:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except Exception:
-        return None
-    return text[-_MAX_STACKTRACE_LENGTH:]
-
-
 def emit_span(tracer: Tracer, event: ProxyEvent, capture: bool, max_length: int) -> trace.Span:
     """Start and end the event's span, with the callback's own start and end times, under the
     caller's span when the request carried a ``traceparent``."""
@@ -112,14 +88,11 @@ def emit_span(tracer: Tracer, event: ProxyEvent, capture: bool, max_length: int)
         attributes=attrs,
         start_time=event.start_ns,
     )
-    if event.failed:
-        kind = error_type(event)
-        message = md.scrub(_error_message(event), event.secrets)
-        exception_attrs = {"exception.type": kind, "exception.message": message}
-        stack = _stacktrace(event)
-        if stack:
-            exception_attrs["exception.stacktrace"] = md.scrub(stack, event.secrets)
-        span.add_event(EXCEPTION_EVENT, exception_attrs, timestamp=event.end_ns)
-        span.set_status(Status(StatusCode.ERROR, f"{kind}: {message}"[:_MAX_STATUS_LENGTH]))
+    # The instrumentation's own recorder: one failure reads the same by either path.
+    if event.exception is not None:
+        record_exception(span, event.exception, event.secrets, timestamp=event.end_ns)
+    elif event.failed:
+        message = event.error_message or ""
+        record_failure(span, error_type(event), message, event.secrets, timestamp=event.end_ns)
     span.end(end_time=event.end_ns)
     return span

@@ -33,13 +33,13 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_bridge.exporters.delivery import Payload
-from otel_bridge.exporters.stats import SPOOL_CORRUPT, SPOOL_ERROR, SPOOL_FULL, DestinationStats
+from otel_bridge.spool.payload import Payload
 
-__all__ = ["Spool", "SpoolEntry", "destination_directory"]
+__all__ = ["Spool", "SpoolCounts", "SpoolEntry", "destination_directory"]
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +52,23 @@ CORRUPT_KEPT = 8
 # run, and a pid alone would make a claim left by the killed PID 1 look like the new one's.
 _CLAIMED = re.compile(r"^(.+\.span)\.claimed-(\d+)(?:-s(\d+))?$")
 _TMP = re.compile(r"^\.tmp-(\d+)-(?:s(\d+)-)?")
+
+# Why the spool dropped spans (counted beside the destination's own reasons).
+SPOOL_FULL = "spool_full"  # evicted from a full spool, oldest first
+SPOOL_CORRUPT = "spool_corrupt"  # in a spool file that could not be read back (set aside)
+SPOOL_ERROR = "spool_error"  # could not be written to the spool (disk full, permissions)
+
+
+class SpoolCounts(Protocol):
+    """What the spool counts: the destination's stats (:mod:`otel_bridge.exporters.stats`)."""
+
+    def add_spooled(self, count: int) -> None: ...
+
+    def add_dropped(self, count: int, reason: str) -> None: ...
+
+    def add_corrupt_file(self) -> None: ...
+
+    def set_spool_level(self, files: int, spans: int, size: int) -> None: ...
 
 
 def destination_directory(root: Path, service: str | None, destination: str) -> Path:
@@ -147,7 +164,7 @@ def _alive(pid: int, start: str | None) -> bool:
 class Spool:
     """Thread-safe within a process; processes sharing the directory coordinate by renames."""
 
-    def __init__(self, directory: Path, max_bytes: int, stats: DestinationStats) -> None:
+    def __init__(self, directory: Path, max_bytes: int, stats: SpoolCounts) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self._stats = stats

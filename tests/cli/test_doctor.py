@@ -119,6 +119,36 @@ def test_embedded_store_is_checked_without_being_created(clean_env, capsys, tmp_
     assert f"MLflow: ok, store {tmp_path / 'mlflow.db'} opened, experiment 'shop' is id 1" in out
 
 
+def test_a_store_in_a_directory_still_to_make_passes_as_the_destination_would(
+    clean_env, capsys, tmp_path
+):
+    # The destination makes the missing directories with the store: its probe says so.
+    store = tmp_path / "not" / "yet" / "mlflow.db"
+    clean_env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 0, out
+    assert f"MLflow: ok, store {store} does not exist yet; the first traced run creates it" in out
+    assert not (tmp_path / "not").exists()
+
+
+def test_a_store_that_cannot_be_written_is_the_start_up_check_s_failure(
+    clean_env, capsys, tmp_path
+):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    clean_env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker / 'mlflow.db'}")
+
+    code, out, _ = doctor(capsys)
+
+    assert code == 1, out
+    assert (
+        f"MLflow: MLFLOW_TRACKING_URI='sqlite:///{blocker / 'mlflow.db'}': {blocker} is not a "
+        "directory, so the store cannot be written there" in out
+    )
+
+
 def test_missing_experiment_id_is_a_failed_destination(clean_env, capsys, tmp_path):
     clean_env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     clean_env.setenv("MLFLOW_EXPERIMENT_ID", "42")

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_bridge.deferred_content import MAX_PENDING, ContentRegistry, PendingContent
-from otel_bridge.exporters.content_filter import ContentBinder, ContentExporter, with_content
+from otel_bridge.pipeline_content import ContentBinder, ContentExporter, with_content
 
 
 def test_attributes_are_built_once_and_a_failing_one_is_left_out():

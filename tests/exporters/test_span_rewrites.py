@@ -10,8 +10,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from otel_bridge.attributes import CONTENT_ATTRIBUTES
 from otel_bridge.config import MlflowSettings
-from otel_bridge.exporters.content_filter import without_content
 from otel_bridge.exporters.mlflow import MlflowSpanExporter, rooted_here
+from otel_bridge.pipeline_content import without_content
 
 CALLER = SpanContext(
     trace_id=0x0AF7651916CD43DD8448EB211C80319C,

@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from otel_bridge.deferred_content import ContentRegistry
-from otel_bridge.exporters.content_filter import ContentBinder, ContentExporter
 from otel_bridge.instrumentation import LiteLLMInstrumentor
+from otel_bridge.pipeline_content import ContentBinder, ContentExporter
 
 litellm.suppress_debug_info = True
 

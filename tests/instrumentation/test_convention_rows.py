@@ -4,6 +4,7 @@ attributes at start, one true schema_url on every scope."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +15,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
 
+import otel_bridge
 from otel_bridge.attributes import SCHEMA_URL
 from otel_bridge.instrumentation import LiteLLMInstrumentor, trace
-from otel_bridge.instrumentation.operations import CHAT
+from otel_bridge.instrumentation.operations import CHAT, OPERATIONS
+from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import usage_attributes
 
 from .helpers import USER, attrs, one_span, server_kwargs
@@ -34,6 +37,17 @@ def test_cache_writes_under_their_current_name():
     usage_attributes(attrs, usage, CHAT)
     assert attrs["gen_ai.usage.cache_write.input_tokens"] == 25
     assert "gen_ai.usage.cache_creation.input_tokens" not in attrs
+
+
+def test_ints_an_otlp_attribute_cannot_hold_are_left_out_by_request_and_response_alike():
+    op = next(o for o in OPERATIONS if o.name == "completion")
+    for seed, kept in ((2**63 - 1, True), (2**63, False), (-(2**63), True), (-(2**63) - 1, False)):
+        request, _ = start_attributes(op, (), {"model": "gpt-4o-mini", "seed": seed}, False, 100)
+        attrs: dict[str, Any] = {}
+        usage_attributes(attrs, {"prompt_tokens": seed, "completion_tokens": True}, CHAT)
+        assert ("gen_ai.request.seed" in request) is kept, seed
+        assert ("gen_ai.usage.input_tokens" in attrs) is kept, seed
+        assert "gen_ai.usage.output_tokens" not in attrs  # a bool is no count
 
 
 def test_tool_description_is_the_docstrings_first_line(instrumented, exporter):
@@ -171,3 +185,6 @@ def test_every_scope_names_one_schema(instrumented, exporter):
     assert set(scopes) == {"otel_bridge.trace", "otel_bridge.instrumentation.litellm"}
     assert {scope.schema_url for scope in scopes.values()} == {SCHEMA_URL}
     assert SCHEMA_URL == "https://opentelemetry.io/schemas/1.45.0"
+    # the package's one version, as installed (pyproject.toml reads it from otel_bridge/version.py)
+    assert {scope.version for scope in scopes.values()} == {otel_bridge.__version__}
+    assert otel_bridge.__version__ == importlib.metadata.version("otel-bridge")

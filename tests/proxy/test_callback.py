@@ -9,15 +9,19 @@ from typing import Any
 
 import litellm
 import pytest
+import wrapt
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+import otel_bridge
 from otel_bridge.exporters.mlflow.dialect import to_mlflow
+from otel_bridge.instrumentation.calls import Settings as CallSettings
 from otel_bridge.instrumentation.operations import OPERATIONS
 from otel_bridge.instrumentation.request import start_attributes
 from otel_bridge.instrumentation.response import response_attributes
+from otel_bridge.instrumentation.wrappers import make_wrapper
 from otel_bridge.proxy import OtelBridgeHandler, lifecycle
 from otel_bridge.proxy import metadata as md
 from otel_bridge.proxy.callback import TRACER_NAME
@@ -74,6 +78,7 @@ def test_success_span_continues_the_callers_trace(handler, exporter):
     assert span.name == "chat gpt-4o-mini"
     assert span.kind is SpanKind.CLIENT
     assert span.instrumentation_scope.name == TRACER_NAME
+    assert span.instrumentation_scope.version == otel_bridge.__version__
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert span.parent is not None and span.parent.is_remote
     assert format(span.parent.span_id, "016x") == CALLER_SPAN_ID
@@ -193,7 +198,7 @@ def test_failure_is_an_error_span_with_the_error_type(handler, exporter):
     assert "gen_ai.response.id" not in a and "litellm.response_cost" not in a
     [event] = span.events
     assert event.name == "exception"
-    assert event.attributes["exception.type"] == "RateLimitError"
+    assert event.attributes["exception.type"] == "litellm.exceptions.RateLimitError"
     assert "slow down" in event.attributes["exception.message"]
     assert span.parent is not None and format(span.parent.span_id, "016x") == CALLER_SPAN_ID
 
@@ -202,9 +207,52 @@ def test_failure_without_exception_object_uses_litellms_error_class(handler, exp
     kwargs = chat_kwargs(failed=True)
     del kwargs["exception"]
     _failure(handler, kwargs)
-    a = dict(_one(exporter).attributes)
+    span = _one(exporter)
+    a = dict(span.attributes)
     assert a["error.type"] == "RateLimitError"
     assert a["http.response.status_code"] == 429
+    [event] = span.events
+    assert event.attributes["exception.type"] == "RateLimitError"
+    assert "slow down" in event.attributes["exception.message"]
+    assert event.timestamp == epoch_ns(END)
+    assert span.status.description.startswith("RateLimitError: ")
+
+
+def test_one_failure_reads_the_same_through_the_proxy_and_the_instrumentor(handler, exporter):
+    """The same exception, recorded by the SDK instrumentation while it propagates and by the
+    proxy callback after the fact: the same event and status, only the time differs."""
+    error = litellm.RateLimitError(
+        message=f"slow down, key {UPSTREAM_KEY}", llm_provider="openai", model="gpt-4o-mini"
+    )
+    op = next(o for o in OPERATIONS if o.name == "acompletion")
+    provider = TracerProvider()
+    direct = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(direct))
+
+    async def upstream(**_: Any) -> Any:
+        raise error
+
+    wrapped = wrapt.FunctionWrapper(
+        upstream, make_wrapper(op, CallSettings(provider.get_tracer("t"), capture=True))
+    )
+    with pytest.raises(litellm.RateLimitError):
+        asyncio.run(wrapped(model="openai/gpt-4o-mini", messages=USER_MESSAGES))
+    [sdk_span] = direct.get_finished_spans()
+
+    _failure(handler, chat_kwargs(failed=True, exception=error))
+    proxy_span = _one(exporter)
+
+    [sdk_event], [proxy_event] = sdk_span.events, proxy_span.events
+    for key in ("exception.type", "exception.message"):
+        assert proxy_event.attributes[key] == sdk_event.attributes[key], key
+    assert sdk_event.attributes["exception.type"] == "litellm.exceptions.RateLimitError"
+    assert UPSTREAM_KEY not in sdk_event.attributes["exception.message"]
+    # the proxy formats the traceback later, when it has more frames: the raise is the same
+    raised = sdk_event.attributes["exception.stacktrace"].splitlines()[-3:]
+    assert proxy_event.attributes["exception.stacktrace"].splitlines()[-3:] == raised
+    assert proxy_span.status.description == sdk_span.status.description
+    assert proxy_span.attributes["error.type"] == sdk_span.attributes["error.type"]
+    assert proxy_event.timestamp == epoch_ns(END)
 
 
 def _all_text(span: ReadableSpan) -> str:

@@ -350,7 +350,8 @@ def test_failing_upstream_is_an_error_span_and_an_error_trace(
     assert span.attributes["http.response.status_code"] == client_status
     assert span.attributes["litellm.router.model_group"] == model
     [(event_name, event)] = span.events
-    assert event_name == "exception" and event["exception.type"] == error_type
+    assert event_name == "exception"
+    assert event["exception.type"] == f"litellm.exceptions.{error_type}"  # as the SDK path's
     _assert_no_other_span(otlp_receiver, trace_id)
 
     trace = _mlflow_trace(setup, trace_id)

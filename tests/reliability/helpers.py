@@ -10,12 +10,12 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_bridge.config import BatchSettings, OtlpSettings
-from otel_bridge.exporters.delivery import Payload
 from otel_bridge.exporters.destination import DestinationProcessor
 from otel_bridge.exporters.otlp import build_otlp_transport
 from otel_bridge.exporters.retry import Backoff, RetryPolicy
 from otel_bridge.exporters.stats import DestinationStats
 from otel_bridge.spool import Spool
+from otel_bridge.spool.payload import Payload
 
 FAST_RETRY = RetryPolicy(initial_backoff=0.05, max_backoff=0.2, jitter=0.1, max_attempts=3)
 BATCH = BatchSettings(

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from otel_bridge.exporters.delivery import Payload, count_spans, deliver, split_request
+from otel_bridge.exporters.delivery import deliver, split_request
 from otel_bridge.exporters.retry import (
     Backoff,
     RejectedError,
@@ -20,6 +20,7 @@ from otel_bridge.exporters.retry import (
     http_error,
     parse_retry_after,
 )
+from otel_bridge.spool.payload import Payload, count_spans
 
 from .test_spool import names, payload
 

@@ -9,9 +9,9 @@ import sys
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_bridge.exporters.delivery import Payload
 from otel_bridge.exporters.stats import DestinationStats
 from otel_bridge.spool import Spool, decode_file, destination_directory, encode_file
+from otel_bridge.spool.payload import Payload
 
 
 def payload(spans: int, name: str = "s", run_id: str | None = None) -> Payload:

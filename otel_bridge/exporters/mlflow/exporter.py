@@ -11,9 +11,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_bridge.config import MlflowSettings, load_settings
-from otel_bridge.exporters.delivery import Payload, deliver
+from otel_bridge.exporters.delivery import deliver
 from otel_bridge.exporters.retry import RetryPolicy
 from otel_bridge.exporters.spans import replace_span
+from otel_bridge.spool.payload import Payload
 
 from .connection import MlflowConnection
 from .dialect import to_mlflow
