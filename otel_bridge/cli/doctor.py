@@ -251,7 +251,7 @@ def check_mlflow(mlflow: MlflowSettings) -> Check:
         with quiet_loggers("mlflow", "alembic"):  # "Creating initial MLflow database tables..."
             experiment_id = resolve_experiment_id(mlflow)
     except ConfigError as error:
-        return Check("MLflow", False, error)
+        return Check("MLflow", False, str(error))
     experiment = f"experiment {_experiment_label(mlflow)} is id {experiment_id}"
     if mlflow.embedded:
         where = path or mask_url(mlflow.tracking_uri)
