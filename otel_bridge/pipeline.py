@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry import trace
@@ -36,6 +37,7 @@ from otel_bridge.exporters.stats import (
     SHUTDOWN_DEADLINE,
     CountingExporter,
     DestinationStats,
+    StatsSnapshot,
 )
 from otel_bridge.pipeline_content import (
     ContentBinder,
@@ -83,7 +85,7 @@ class _ConsoleProcessor(BatchSpanProcessor):
                 self._stats.add_dropped(1, QUEUE_FULL)
         super().on_end(span)
 
-    def shutdown(self, timeout_millis: float = 30000) -> None:
+    def shutdown(self, timeout_millis: int = 30000) -> None:
         # BatchSpanProcessor.shutdown() takes no deadline; its inner processor does.
         self._batch_processor.shutdown(timeout_millis=timeout_millis)
         # What is still queued or being exported will never arrive.
@@ -97,6 +99,10 @@ class _Destination:
     processor: DestinationProcessor | _ConsoleProcessor
     stats: DestinationStats
     description: str
+
+
+# Flush or shut one destination down within the milliseconds given; true when all went out.
+_Action = Callable[[_Destination, int], bool]
 
 
 class Bridge:
@@ -182,16 +188,16 @@ class Bridge:
         run.deadline = self.shutdown_until  # a destination shut down earlier keeps its deadline
         return self._finish(run)
 
-    def stats(self) -> dict[str, dict[str, object]]:
+    def stats(self) -> dict[str, StatsSnapshot]:
         """Per destination: spans ``received``, ``exported`` (``replayed`` of them from the
         spool), ``spooled`` (``refused`` of them: in batches the destination refused whole),
         ``dropped`` and ``dropped_by_reason``, and the spool's level."""
         return {d.name: d.stats.snapshot() for d in self._destinations}
 
-    def _each_destination(self, action, timeout: float) -> bool:
+    def _each_destination(self, action: _Action, timeout: float) -> bool:
         return self._finish(self._start_each(action, timeout))
 
-    def _start_each(self, action, timeout: float) -> _Run:
+    def _start_each(self, action: _Action, timeout: float) -> _Run:
         """``action`` started for every destination, each on a thread of its own."""
         timeout = min(max(timeout, 0.0), MAX_WAIT)  # Thread.join refuses inf and huge values
         results: dict[str, bool] = {}
@@ -235,9 +241,9 @@ class _Run:
 def _shutdown_processor(destination: _Destination, timeout_millis: int) -> bool:
     """True when nothing had to be spooled or dropped for lack of time."""
 
-    def left_behind() -> tuple[object, object]:
+    def left_behind() -> tuple[int, int]:
         counts = destination.stats.snapshot()
-        return counts["spooled"], counts["dropped_by_reason"].get(SHUTDOWN_DEADLINE, 0)  # type: ignore[attr-defined]
+        return counts["spooled"], counts["dropped_by_reason"].get(SHUTDOWN_DEADLINE, 0)
 
     before = left_behind()
     destination.processor.shutdown(timeout_millis)
@@ -329,7 +335,7 @@ _lock = threading.Lock()
 _bridge: Bridge | None = None
 
 
-def configure(**overrides: object) -> Bridge:
+def configure(**overrides: Any) -> Bridge:
     """Read the environment, build the pipeline, instrument LiteLLM; once per process.
 
     A second call returns the first call's :class:`Bridge`. Raises
@@ -402,7 +408,7 @@ def _handle_sigterm() -> None:
     if previous is signal.SIG_IGN:
         return
 
-    def on_sigterm(signum: int, frame: object) -> None:
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
         sigterm.handler_started.set()
         if callable(previous):
             previous(signum, frame)

@@ -43,7 +43,9 @@ class _DrainingReader(PeriodicExportingMetricReader):
         self._handoff = handoff  # before super(): its thread may collect at once
         super().__init__(exporter, **kwargs)
 
-    def collect(self, timeout_millis: float = 10_000) -> None:
+    # The SDK marks collect() final, but offers no hook that runs before a collection (both the
+    # periodic thread and force_flush() call it): the queued calls must be recorded first.
+    def collect(self, timeout_millis: float = 10_000) -> None:  # type: ignore[misc]
         self._handoff.drain()
         super().collect(timeout_millis=timeout_millis)
 

@@ -70,8 +70,14 @@ KEY_PREFIXES = (
     "ghs_",
     "ghr_",
     "github_pat_",
+    "xoxa-",
+    "xoxb-",
+    "xoxp-",
+    "xoxo-",
+    "xoxs-",
+    "xoxr-",
+    "eyJ",
 )
-KEY_PREFIXES += ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "eyJ")
 _SHAPE_PATTERNS = tuple((re.compile(pattern), back) for pattern, back in _SHAPES)
 _SK_PREFIXES = ("sk-proj-", "sk-ant-", "sk-svcacct-", "sk-admin-")
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -471,17 +477,19 @@ def mask_headers(headers: Mapping[str, Any]) -> dict[str, str]:
 
 BRIDGE_LOGGER = "otel_bridge"
 _SECRETS_TTL = 1.0  # seconds: log records come in bursts, the environment hardly changes
-_cache: list[Any] = [0.0, ()]
+_recent_secrets: tuple[float, tuple[str, ...]] = (0.0, ())  # when read, what was read
 _install_lock = threading.Lock()
 _installed: list[bool] = []
 
 
 def _recent_process_secrets() -> tuple[str, ...]:
+    global _recent_secrets
     now = time.monotonic()
-    if now - _cache[0] > _SECRETS_TTL:
-        _cache[1] = process_secrets()
-        _cache[0] = now
-    return _cache[1]
+    read_at, secrets = _recent_secrets
+    if now - read_at > _SECRETS_TTL:
+        secrets = process_secrets()
+        _recent_secrets = (now, secrets)
+    return secrets
 
 
 def scrub_record(record: logging.LogRecord) -> None:

@@ -11,14 +11,18 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from otel_bridge.config import ConfigError, MlflowSettings, OtlpSettings, Settings, load_settings
 from otel_bridge.exporters.mlflow.probe import quiet_mlflow_logs
 from otel_bridge.exporters.mlflow.store_check import sqlite_path
 from otel_bridge.redaction import mask_url
+
+if TYPE_CHECKING:
+    from otel_bridge.exporters.stats import StatsSnapshot
 
 DEMO_SERVICE_NAME = "otel-bridge-demo"
 DEFAULT_QUESTION = "What's the weather like in Paris today?"
@@ -104,7 +108,9 @@ def demo_command(
     return EXIT_FAILED if failed or lost else EXIT_OK
 
 
-def _report_destinations(stats: dict[str, dict[str, object]], flushed: bool, say) -> bool:
+def _report_destinations(
+    stats: Mapping[str, StatsSnapshot], flushed: bool, say: Callable[[str], None]
+) -> bool:
     lost = not flushed
     for name, counts in stats.items():
         exported, dropped = counts["exported"], counts["dropped"]

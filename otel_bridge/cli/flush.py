@@ -10,8 +10,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otel_bridge.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from otel_bridge.exporters.delivery import Transport
 
 EXIT_CONFIG_ERROR = 2
 EXIT_LEFT_BEHIND = 1
@@ -45,7 +49,9 @@ def flush_command(timeout: float) -> int:
     return EXIT_LEFT_BEHIND if left else 0
 
 
-def _flush_one(settings: Settings, name: str, transport, description: str, deadline: float) -> int:
+def _flush_one(
+    settings: Settings, name: str, transport: Transport, description: str, deadline: float
+) -> int:
     """Spans still waiting for this destination."""
     from otel_bridge.exporters.drain import Drained, drain
     from otel_bridge.exporters.stats import DestinationStats

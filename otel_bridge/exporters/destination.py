@@ -233,7 +233,7 @@ class DestinationProcessor(SpanProcessor):
         if self._spool is None or not (self._stats.snapshot()["spooled"] or unanswered):
             return
         self._spool.refresh()
-        waiting = self._stats.snapshot()["spool"]["spans"]  # type: ignore[index]
+        waiting = self._stats.snapshot()["spool"]["spans"]
         if not waiting:
             return
         if self._unavailable_since is not None:

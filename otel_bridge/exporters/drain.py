@@ -32,7 +32,7 @@ def drain(
 
     def waiting() -> int:
         spool.refresh()
-        return int(stats.snapshot()["spool"]["spans"])  # type: ignore[index]
+        return stats.snapshot()["spool"]["spans"]
 
     drained = Drained(waiting=waiting())
     accepting = False  # as the destination's processor: drop refused spans once it takes some

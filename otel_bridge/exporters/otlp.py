@@ -18,7 +18,7 @@ import gzip
 import threading
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -36,6 +36,9 @@ from otel_bridge.exporters.retry import (
     http_error,
 )
 from otel_bridge.exporters.tls import TlsSession
+
+if TYPE_CHECKING:
+    import grpc  # imported at run time by the gRPC transport alone
 
 USER_AGENT = "otel-bridge"
 
@@ -188,7 +191,7 @@ def grpc_retry_delay(error: Any) -> float | None:
     try:
         if raw is not None:
             info = RetryInfo.FromString(raw)
-            return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            return _seconds(info.retry_delay)
         status_raw = metadata.get("grpc-status-details-bin")
         if status_raw is not None:
             from google.rpc.status_pb2 import Status
@@ -197,7 +200,7 @@ def grpc_retry_delay(error: Any) -> float | None:
                 if detail.Is(RetryInfo.DESCRIPTOR):
                     info = RetryInfo()
                     detail.Unpack(info)
-                    return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                    return _seconds(info.retry_delay)
     except Exception:  # a malformed hint is no hint
         return None
     return None
@@ -222,7 +225,7 @@ def build_otlp_transport(
     return OtlpHttpTransport(settings, policy)
 
 
-def _grpc_credentials(settings: OtlpSettings):  # -> grpc.ChannelCredentials
+def _grpc_credentials(settings: OtlpSettings) -> grpc.ChannelCredentials:
     import grpc
 
     def read(path: str | None) -> bytes | None:
@@ -236,3 +239,8 @@ def _grpc_credentials(settings: OtlpSettings):  # -> grpc.ChannelCredentials
         private_key=read(settings.client_key),
         certificate_chain=read(settings.client_certificate),
     )
+
+
+def _seconds(duration: Any) -> float:
+    """A protobuf ``Duration`` in seconds."""
+    return int(duration.seconds) + int(duration.nanos) / 1e9

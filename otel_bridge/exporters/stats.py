@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import TypedDict
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -31,6 +32,26 @@ UNAVAILABLE = "unavailable"  # the destination could not take them and the spool
 EXPORT_ERROR = "export_error"  # an unexpected error while preparing or sending them
 
 WARNING_INTERVAL = 30.0  # seconds between two drop warnings of one destination
+
+
+class SpoolLevel(TypedDict):
+    files: int
+    spans: int
+    bytes: int
+    corrupt_files: int
+
+
+class StatsSnapshot(TypedDict):
+    """A destination's counts (:meth:`otel_bridge.Bridge.stats`)."""
+
+    received: int
+    exported: int
+    replayed: int
+    spooled: int
+    refused: int
+    dropped: int
+    dropped_by_reason: dict[str, int]
+    spool: SpoolLevel
 
 
 class DestinationStats:
@@ -111,7 +132,7 @@ class DestinationStats:
             total,
         )
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> StatsSnapshot:
         with self._lock:
             return {
                 "received": self._received,

@@ -35,7 +35,7 @@ def note_provider(provider: Any) -> None:
     if not provider:
         return
     span = otel_context.get_value(_AGENT_SPAN)
-    if span is None or not span.is_recording():
+    if not isinstance(span, Span) or not span.is_recording():
         return
     attributes = getattr(span, "attributes", None)  # the SDK's span: set once, never overwrite
     if attributes is not None and keys.PROVIDER_NAME in attributes:

@@ -50,19 +50,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 AGENT = "AGENT"
 TOOL = "TOOL"
 _MAX_ITEMS = 1000  # generator items kept for the span's outputs
-_cached: list[Any] = [object(), None]  # [provider, its tracer]
+_cached: tuple[object, Tracer | None] = (object(), None)  # a provider and its tracer
 
 
 def _tracer() -> Tracer:
     """The tracer of the provider ``instrument()`` was given (the global one otherwise)."""
+    global _cached
     provider = runtime.tracer_provider
-    cached = _cached
-    if cached[0] is not provider or cached[1] is None:
-        cached[1] = otel_trace.get_tracer(
+    cached_provider, tracer = _cached
+    if cached_provider is not provider or tracer is None:
+        tracer = otel_trace.get_tracer(
             "otel_bridge.trace", __version__, provider, schema_url=keys.SCHEMA_URL
         )
-        cached[0] = provider
-    return cached[1]
+        _cached = (provider, tracer)
+    return tracer
 
 
 def _capture(explicit: bool | None) -> bool:

@@ -30,7 +30,7 @@ from collections.abc import Collection
 from typing import Any
 
 import wrapt
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import TracerProvider, get_tracer
 
@@ -117,6 +117,8 @@ def _router_operation(op: Operation, method: Any) -> Operation:
     return dataclasses.replace(op, positional=tuple(params)) if params else op
 
 
+# opentelemetry-instrumentation's instrumentor module opts out of type checking (a top-level
+# "# type: ignore"): mypy sees no BaseInstrumentor in it, and the base class is Any.
 class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """OpenTelemetry GenAI spans for every LiteLLM call.
 
@@ -174,10 +176,11 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # otel_bridge.configure(): its destinations' workers serialise the content, and its
         # metrics pipeline records the histograms from the values a call queues in the handoff
         registry = kwargs.get("_content_registry")
-        metrics: MetricsRecorder = GenAIMetrics(meter)
+        recorder = GenAIMetrics(meter)
+        metrics: MetricsRecorder = recorder
         handoff: MetricsHandoff | None = kwargs.get("_metrics_handoff")
         if handoff is not None:
-            handoff.metrics, metrics = metrics, handoff
+            handoff.metrics, metrics = recorder, handoff
         settings = Settings(tracer, bool(capture), int(max_length), registry, metrics)
         self._settings = settings
         self._patches = []
@@ -269,9 +272,10 @@ def _router_cores() -> list[type]:
     return [core] if isinstance(core, type) else []
 
 
-def _proxy(original: Any, wrapper: Any) -> wrapt.FunctionWrapper:
+def _proxy(original: Any, wrapper: Any) -> wrapt.FunctionWrapper[..., Any]:
     proxy = wrapt.FunctionWrapper(original, wrapper)
-    proxy._self_otel_bridge = True
+    # wrapt keeps _self_* attributes on the proxy itself; its stubs declare no __setattr__.
+    proxy._self_otel_bridge = True  # type: ignore[attr-defined]
     return proxy
 
 

@@ -5,6 +5,7 @@ Built once per call as one dict and handed to ``start_span(attributes=...)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from otel_bridge import attributes as keys
@@ -220,6 +221,7 @@ def _content(
     pending: PendingContent | None,
 ) -> None:
     put = content.put
+    build: Callable[[Any], Any]
     kind = op.kind
     if kind == CHAT:
         messages = bound(op, args, kwargs, "messages")

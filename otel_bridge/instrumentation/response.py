@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from otel_bridge import attributes as keys
@@ -137,7 +138,7 @@ def response_attributes(
         if reasons:
             attrs[keys.RESPONSE_FINISH_REASONS] = reasons
         if capture and choices:
-            build = _chat_output if kind == CHAT else _text_output
+            build: Callable[[Any], Any] = _chat_output if kind == CHAT else _text_output
             content.put(attrs, keys.OUTPUT_MESSAGES, max_length, pending, build, choices)
     elif kind == RESPONSES:
         reason = _responses_finish_reason(response)

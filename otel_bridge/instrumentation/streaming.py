@@ -15,7 +15,7 @@ record no token-usage metric (the conventions: failed operations record none).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
@@ -347,7 +347,13 @@ class ResponsesStreamState(StreamState):
         return super().attributes()
 
 
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:  # wrapt < 2 has no ObjectProxy[...]
+    _Proxy = wrapt.ObjectProxy
+
+
+class StreamProxy(_Proxy):
     """Proxy of a LiteLLM stream (``CustomStreamWrapper`` and kin): everything passes through;
     iteration also feeds the call's aggregate, and the end of the stream ends the span."""
 

@@ -16,7 +16,7 @@ for some async calls, so it is deliberately not implemented: it would count call
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litellm.integrations.custom_logger import CustomLogger
 from opentelemetry import trace
@@ -31,10 +31,13 @@ from otel_bridge.proxy.event import read_event
 from otel_bridge.proxy.spans import emit_span
 from otel_bridge.version import __version__
 
+if TYPE_CHECKING:
+    from otel_bridge.pipeline import Bridge
+
 TRACER_NAME = keys.PROXY_SCOPE
 
 
-class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
+class OtelBridgeHandler(CustomLogger):
     """LiteLLM proxy callback: ``litellm_settings: {callbacks: otel_bridge.proxy.handler}``.
 
     ``OtelBridgeHandler()`` configures the bridge from the environment (once per process) and
@@ -52,7 +55,7 @@ class OtelBridgeHandler(CustomLogger):  # type: ignore[misc]
         super().__init__()
         self.max_content_length = int(max_content_length or DEFAULT_MAX_CONTENT_LENGTH)
         self.capture_content = bool(capture_content)
-        self.bridge = None
+        self.bridge: Bridge | None = None
         if tracer_provider is None:
             tracer_provider = self._configure(capture_content)
         self.tracer: Tracer | None = (

@@ -91,7 +91,7 @@ async def flush_async(bridge: Any, timeout: float) -> None:
 def flush_on_proxy_shutdown(bridge: Any, timeout: float) -> bool:
     """Have the proxy's own shutdown (the end of its lifespan) flush and shut the bridge down.
     True when the hook is in place."""
-    server = sys.modules.get(_PROXY_SERVER)
+    server: Any = sys.modules.get(_PROXY_SERVER)  # its attributes probed and patched by name
     original = getattr(server, "proxy_shutdown_event", None)
     if server is None or not callable(original) or getattr(original, _MARK, False):
         return False

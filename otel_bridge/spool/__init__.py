@@ -86,7 +86,7 @@ class SpoolEntry:
 
 def encode_file(payload: Payload) -> bytes:
     options = json.dumps(payload.options, sort_keys=True).encode()
-    body = payload.request.SerializeToString()
+    body: bytes = payload.request.SerializeToString()
     crc = zlib.crc32(options + body)
     return _HEADER.pack(MAGIC, VERSION, payload.spans, len(options), crc) + options + body
 

@@ -7,7 +7,10 @@ first use of a name below.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .exporter import MlflowSpanExporter, rooted_here
 
 __all__ = ["MlflowSpanExporter", "rooted_here"]
 

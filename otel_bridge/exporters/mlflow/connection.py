@@ -183,10 +183,10 @@ class MlflowConnection:
         _logger.info("otel-bridge: MLflow %s ready, experiment %s", where, experiment_id)
         return inner
 
-    def send(self, request: ExportTraceServiceRequest, deadline: float, **options: str) -> object:
+    def send(self, request: ExportTraceServiceRequest, deadline: float, **options: str) -> None:
         self.ready()
         assert self._inner is not None
-        return self._inner.send(request, deadline, **options)
+        self._inner.send(request, deadline, **options)  # MLflow reports no partial success
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held by its thread

@@ -131,7 +131,7 @@ def trace_tags(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, s
             tags.setdefault(key, "")
     if proxied:
         for name in PROXY_TAG_ATTRIBUTES:
-            value = attributes.get(name)
-            if isinstance(value, str) and value:
-                tags[name] = value
+            proxy_value = attributes.get(name)
+            if isinstance(proxy_value, str) and proxy_value:
+                tags[name] = proxy_value
     return tags

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import requests
 
@@ -39,7 +40,7 @@ def _find_or_create_on_server(
 ) -> str:
     api = f"{settings.tracking_uri}/api/2.0/mlflow/experiments"
 
-    def get(url: str, params: dict, action: str) -> dict | None:
+    def get(url: str, params: dict[str, str], action: str) -> dict[str, Any] | None:
         return _get(session, settings, url, params, action, deadline)
 
     if settings.experiment_id is not None or settings.experiment_name is None:
@@ -81,13 +82,14 @@ def _get(
     session: requests.Session,
     settings: MlflowSettings,
     url: str,
-    params: dict,
+    params: dict[str, str],
     action: str,
     deadline: float,
-) -> dict | None:
+) -> dict[str, Any] | None:
     response = call(session, settings, "GET", url, action, deadline, params=params)
     if response.status_code == 200:
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
     if response.status_code == 404 or "RESOURCE_DOES_NOT_EXIST" in response.text:
         return None
     raise ConfigError(

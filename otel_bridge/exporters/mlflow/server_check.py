@@ -15,6 +15,7 @@ import gzip
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -82,7 +83,7 @@ def call(
     url: str,
     action: str,
     deadline: float,
-    **kwargs,
+    **kwargs: Any,
 ) -> requests.Response:
     """One request, bounded by ``deadline`` (monotonic); 401/403 raise the refusal."""
     remaining = deadline - time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import threading
@@ -88,7 +89,7 @@ class ServerTransport:
             if self.compress:
                 body = gzip.compress(body, compresslevel=5)
             call_with_retry(
-                lambda body=body: self._post(body, deadline, headers),
+                functools.partial(self._post, body, deadline, headers),
                 deadline=deadline,
                 policy=self._policy,
                 stop=self._stop,
@@ -149,7 +150,7 @@ class StoreTransport:
     ) -> None:
         from mlflow.entities import Span
 
-        spans = []
+        spans: list[Span] = []
         try:
             for resource_spans in request.resource_spans:
                 for scope_spans in resource_spans.scope_spans:
