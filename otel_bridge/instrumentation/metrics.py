@@ -3,7 +3,8 @@
 ``gen_ai.client.operation.duration`` (every call), ``gen_ai.client.token.usage`` (input and
 output tokens of a call that succeeded and reported them), and for streams
 ``gen_ai.client.operation.time_to_first_chunk`` and ``..time_per_output_chunk`` (one value per
-chunk after the first, recorded when the stream ends: the chunk loop only notes a timestamp).
+chunk after the first, recorded when the stream ends: the chunk loop only notes the interval in
+ns, converted to seconds where the values are recorded).
 Buckets and attributes as semantic-conventions-genai's ``gen-ai-metrics.md`` advises; the
 conventions say failed operations record no token usage.
 
@@ -107,11 +108,13 @@ class GenAIMetrics:
         duration_s: float,
         error_type: str | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: Sequence[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
         context: Context | None = None,
     ) -> None:
         """Record one finished call: ``start``/``end`` are its span's start and end attributes;
-        ``context`` the one current when it ended (default: the current one), for exemplars."""
+        ``chunk_gaps_ns`` a stream's intervals between chunks, in ns (converted here, so a
+        hand-off carries the list as it is); ``context`` the one current when it ended
+        (default: the current one), for exemplars."""
         attrs: dict[str, Any] = {}
         for key in _SHARED:
             value = end.get(key)
@@ -125,8 +128,9 @@ class GenAIMetrics:
         if first_chunk_s is not None:
             streamed = {k: v for k, v in attrs.items() if k != keys.ERROR_TYPE}
             self.time_to_first_chunk.record(max(first_chunk_s, 0.0), streamed, context)
-            for gap in chunk_gaps:
-                self.time_per_output_chunk.record(gap, streamed, context)
+            per_chunk = self.time_per_output_chunk.record
+            for gap_ns in chunk_gaps_ns:
+                per_chunk(gap_ns / 1e9, streamed, context)
         if error_type is not None:
             return
         inp = end.get(keys.USAGE_INPUT_TOKENS)
@@ -164,14 +168,14 @@ class MetricsHandoff:
         duration_s: float,
         error_type: str | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: Sequence[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
     ) -> None:
         pending = self._pending
         if len(pending) >= self.max_pending:
             self.dropped += 1
             return
         pending.append(
-            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps, _get_current())
+            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps_ns, _get_current())
         )
 
     def drain(self) -> int:
