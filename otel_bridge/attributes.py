@@ -102,6 +102,8 @@ PROXY_END_USER = "litellm.proxy.end_user"
 LITELLM_CALL_ID = "litellm.call_id"
 # The instrumentation scope of the proxy callback's spans (whose request tags come from clients).
 PROXY_SCOPE = "otel_bridge.proxy"
+# The instrumentor's scope (its spans and every GenAI metric of the process's own calls and steps).
+INSTRUMENTATION_SCOPE = "otel_bridge.instrumentation.litellm"
 
 # The attributes that carry message content: stripped from the spans bound for a destination
 # whose content policy says no.

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 
 from otel_bridge.config import MetricsSettings, OtlpSettings
-from otel_bridge.instrumentation.metrics import MetricsHandoff
+from otel_bridge.instrumentation.metrics import GenAIMetrics, MetricsHandoff
 
 _logger = logging.getLogger(__name__)
 
@@ -36,10 +36,29 @@ DRAIN_INTERVAL_S = 0.5
 """How often queued calls are recorded: at 1000 calls/s, ~500 calls' values wait in memory."""
 
 
+class _Drainable(Protocol):
+    def drain(self) -> int: ...
+    def clear(self) -> None: ...
+
+
+class _Handoffs:
+    """Every handoff of the pipeline (the instrumentor's, the proxy callback's), drained as one."""
+
+    def __init__(self, first: MetricsHandoff) -> None:
+        self.all = [first]
+
+    def drain(self) -> int:
+        return sum(handoff.drain() for handoff in tuple(self.all))
+
+    def clear(self) -> None:
+        for handoff in tuple(self.all):
+            handoff.clear()
+
+
 class _DrainingReader(PeriodicExportingMetricReader):
     """The periodic OTLP reader, recording what the calls queued before every collection."""
 
-    def __init__(self, exporter: MetricExporter, handoff: MetricsHandoff, **kwargs: Any):
+    def __init__(self, exporter: MetricExporter, handoff: _Drainable, **kwargs: Any):
         self._handoff = handoff  # before super(): its thread may collect at once
         super().__init__(exporter, **kwargs)
 
@@ -54,7 +73,7 @@ class _Drainer:
     """A daemon thread recording the queued calls every ``interval`` seconds (again in a
     forked child, whose queue starts empty: the parent records what it had queued)."""
 
-    def __init__(self, handoff: MetricsHandoff, interval: float = DRAIN_INTERVAL_S):
+    def __init__(self, handoff: _Drainable, interval: float = DRAIN_INTERVAL_S):
         self.handoff = handoff
         self.interval = interval
         self._stop = threading.Event()
@@ -95,18 +114,27 @@ class MetricsPipeline:
         self.settings = settings
         self.shutdown_timeout = shutdown_timeout
         self.handoff = MetricsHandoff()  # given to the instrumentor: calls queue their values
+        self._handoffs = _Handoffs(self.handoff)
         self.reader = _DrainingReader(
             otlp_metric_exporter(settings.otlp),
-            self.handoff,
+            self._handoffs,
             export_interval_millis=settings.interval_millis,
             export_timeout_millis=settings.timeout_millis,
         )
         self.provider = MeterProvider(
             resource=resource, metric_readers=[self.reader], shutdown_on_exit=False
         )
-        self._drainer = _Drainer(self.handoff)
+        self._drainer = _Drainer(self._handoffs)
         self._lock = threading.Lock()
         self._is_shut_down = False
+
+    def handoff_for(self, metrics: GenAIMetrics) -> MetricsHandoff:
+        """A handoff of its own for another source of calls (the LiteLLM proxy callback, whose
+        histograms are on its own meter), drained with the instrumentor's."""
+        handoff = MetricsHandoff()
+        handoff.metrics = metrics
+        self._handoffs.all.append(handoff)
+        return handoff
 
     def force_flush(self, timeout: float | None = None) -> bool:
         return self._bounded(self.provider.force_flush, timeout, "flush")
@@ -119,10 +147,11 @@ class MetricsPipeline:
             self._is_shut_down = True
         self._drainer.stop()  # the reader's last collection drains what is left
         done = self._bounded(self.provider.shutdown, timeout, "shutdown")
-        if self.handoff.dropped:
+        dropped = sum(handoff.dropped for handoff in self._handoffs.all)
+        if dropped:
             _logger.warning(
                 "otel-bridge: %d calls' metrics were dropped (over %d waiting to be recorded)",
-                self.handoff.dropped,
+                dropped,
                 self.handoff.max_pending,
             )
         return done

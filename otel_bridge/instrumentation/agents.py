@@ -20,14 +20,23 @@ from opentelemetry.trace import Span, set_span_in_context
 from otel_bridge import attributes as keys
 
 _AGENT_SPAN = otel_context.create_key("otel_bridge.agent_span")
+_AGENT_NAME = otel_context.create_key("otel_bridge.agent_name")
 
 
-def context_for(span: Span, agent: bool) -> otel_context.Context:
-    """The context with ``span`` current (and, for an agent, as the agent of what runs in it)."""
+def context_for(span: Span, agent_name: str | None = None) -> otel_context.Context:
+    """The context with ``span`` current (and, for an agent, ``agent_name``, as the agent of
+    what runs in it)."""
     ctx = set_span_in_context(span)
-    if agent:
+    if agent_name is not None:
         ctx = otel_context.set_value(_AGENT_SPAN, span, ctx)
+        ctx = otel_context.set_value(_AGENT_NAME, agent_name, ctx)
     return ctx
+
+
+def current_agent_name() -> str | None:
+    """The name of the agent the current code runs under (for a tool it executes), if any."""
+    name = otel_context.get_value(_AGENT_NAME)
+    return name if isinstance(name, str) else None
 
 
 def note_provider(provider: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -203,7 +204,7 @@ class LLMCall:
         attrs: dict[str, Any],
         hidden: dict[str, Any] | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: tuple[float, ...] | list[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
     ) -> None:
         """End with attributes aggregated elsewhere (a stream) and LiteLLM's hidden params."""
         try:
@@ -211,7 +212,7 @@ class LLMCall:
             self.span.set_attributes(attrs)
         except Exception:
             record_error("stream_attributes")
-        self.record_metrics(attrs, None, first_chunk_s, chunk_gaps)
+        self.record_metrics(attrs, None, first_chunk_s, chunk_gaps_ns)
         self._end()
 
     def record_metrics(
@@ -219,14 +220,16 @@ class LLMCall:
         attrs: dict[str, Any],
         error_type: str | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: tuple[float, ...] | list[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
     ) -> None:
         metrics = self.settings.metrics
         if metrics is None:
             return
         try:
             duration = (time.time_ns() - self.start_ns) / 1e9
-            metrics.record(self.start_attrs, attrs, duration, error_type, first_chunk_s, chunk_gaps)
+            metrics.record(
+                self.start_attrs, attrs, duration, error_type, first_chunk_s, chunk_gaps_ns
+            )
         except Exception:
             record_error("metrics")
 

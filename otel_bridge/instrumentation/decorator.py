@@ -17,6 +17,11 @@ LLM, PARSER, EMBEDDING, RERANKER, UNKNOWN, ...) -> ``litellm.span.type`` and, as
 ``litellm.span.input`` / ``litellm.span.output`` (JSON); AGENT spans carry those two as well. The
 MLflow destination turns them into MLflow's span type and the span's inputs and outputs.
 
+AGENT and TOOL steps record the conventions' ``gen_ai.invoke_agent.duration`` /
+``gen_ai.execute_tool.duration`` (the span's own duration; ``error.type`` when it raised) through
+the instrumentor's metrics recorder (the global MeterProvider when not instrumented). A TOOL
+step run under an AGENT step carries the agent's ``gen_ai.agent.name``.
+
 Content is written only when capture is on (``capture_content``; None follows the instrumentor,
 else ``content_policy_from_env().any``). Exceptions are recorded (status ERROR, ``error.type``)
 and re-raised unchanged. Sync, async, generator and async-generator functions are supported; a
@@ -29,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_bridge import attributes as keys
@@ -42,6 +49,7 @@ from otel_bridge.instrumentation import agents, runtime
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
 from otel_bridge.instrumentation.exceptions import record_exception
+from otel_bridge.instrumentation.metrics import GenAIMetrics, MetricsRecorder
 from otel_bridge.redaction import MASK, call_secrets, is_secret_name
 from otel_bridge.version import __version__
 
@@ -51,6 +59,7 @@ AGENT = "AGENT"
 TOOL = "TOOL"
 _MAX_ITEMS = 1000  # generator items kept for the span's outputs
 _cached: tuple[object, Tracer | None] = (object(), None)  # a provider and its tracer
+_global_metrics: GenAIMetrics | None = None
 
 
 def _tracer() -> Tracer:
@@ -64,6 +73,19 @@ def _tracer() -> Tracer:
         )
         _cached = (provider, tracer)
     return tracer
+
+
+def _metrics() -> MetricsRecorder:
+    """The instrumentor's recorder (under ``configure()`` its handoff), else the histograms on
+    the global MeterProvider (a proxy until the application sets one)."""
+    global _global_metrics
+    recorder = runtime.metrics
+    if recorder is not None:
+        return recorder
+    if _global_metrics is None:
+        meter = get_meter(keys.INSTRUMENTATION_SCOPE, __version__, schema_url=keys.SCHEMA_URL)
+        _global_metrics = GenAIMetrics(meter)
+    return _global_metrics
 
 
 def _capture(explicit: bool | None) -> bool:
@@ -89,6 +111,17 @@ def _max_length() -> int:
     return runtime.max_content_length or DEFAULT_MAX_CONTENT_LENGTH
 
 
+class _Run:
+    """A step in progress: its span, start attributes and start time (for its duration)."""
+
+    __slots__ = ("attrs", "span", "start_ns")
+
+    def __init__(self, span: Span, attrs: dict[str, Any], start_ns: int) -> None:
+        self.span = span
+        self.attrs = attrs
+        self.start_ns = start_ns
+
+
 class _Step:
     """One traced step: how to name it, what to put on its span at start and at end."""
 
@@ -108,8 +141,9 @@ class _Step:
         self.signature: inspect.Signature | None = None
         self.description: str | None = None  # a TOOL function's docstring, first line
 
-    def context(self, span: Span) -> otel_context.Context:
-        return agents.context_for(span, self.span_type == AGENT)
+    def context(self, run: _Run) -> otel_context.Context:
+        agent = run.attrs.get(keys.AGENT_NAME) if self.span_type == AGENT else None
+        return agents.context_for(run.span, agent)
 
     def span_name(self, name: str) -> str:
         if self.span_type == AGENT:
@@ -118,7 +152,7 @@ class _Step:
             return f"execute_tool {name}"
         return name
 
-    def start(self, name: str, inputs: Callable[[], Any] | None, kwargs: Mapping[str, Any]) -> Span:
+    def start(self, name: str, inputs: Callable[[], Any] | None, kwargs: Mapping[str, Any]) -> _Run:
         attrs: dict[str, Any] = {}
         capture = _capture(self.capture)
         kind = SpanKind.INTERNAL
@@ -130,6 +164,9 @@ class _Step:
                 attrs[keys.OPERATION_NAME] = "execute_tool"
                 attrs[keys.TOOL_NAME] = name
                 attrs[keys.TOOL_TYPE] = "function"
+                agent = agents.current_agent_name()
+                if agent is not None:
+                    attrs[keys.AGENT_NAME] = agent
                 if self.description:
                     attrs[keys.TOOL_DESCRIPTION] = self.description
                 call_id = kwargs.get("tool_call_id")
@@ -144,24 +181,40 @@ class _Step:
                 attrs[key] = to_json(inputs(), _max_length())
         except Exception:
             record_error("trace_start")
-        return _tracer().start_span(self.span_name(name), kind=kind, attributes=attrs)
+        start_ns = time.time_ns()
+        span = _tracer().start_span(
+            self.span_name(name), kind=kind, attributes=attrs, start_time=start_ns
+        )
+        return _Run(span, attrs, start_ns)
 
-    def finish(self, span: Span, result: Any, has_result: bool) -> None:
+    def _end(self, run: _Run, error_type: str | None = None) -> None:
+        """End the span; an AGENT or TOOL step records its duration (the span's own)."""
+        end_ns = time.time_ns()
+        if self.span_type == AGENT or self.span_type == TOOL:
+            try:
+                _metrics().record(run.attrs, {}, (end_ns - run.start_ns) / 1e9, error_type)
+            except Exception:
+                record_error("trace_metrics")
+        run.span.end(end_time=end_ns)
+
+    def finish(self, run: _Run, result: Any, has_result: bool) -> None:
+        span = run.span
         try:
             if has_result and _capture(self.capture):
                 key = keys.TOOL_CALL_RESULT if self.span_type == TOOL else keys.SPAN_OUTPUT
                 span.set_attribute(key, to_json(result, _max_length()))
         except Exception:
             record_error("trace_end")
-        span.end()
+        self._end(run)
 
     def fail(
         self,
-        span: Span,
+        run: _Run,
         exc: BaseException,
         args: tuple[Any, ...] = (),
         kwargs: Mapping[str, Any] | None = None,
     ) -> None:
+        span = run.span
         try:
             span.set_attribute(keys.ERROR_TYPE, type(exc).__qualname__)
             record_exception(span, exc, self.secrets_of(args, kwargs or {}))
@@ -169,7 +222,7 @@ class _Step:
             record_error("trace_error")
             with contextlib.suppress(Exception):
                 span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
-        span.end()
+        self._end(run, type(exc).__qualname__)
 
     # -- decorating ------------------------------------------------------------------------
 
@@ -226,23 +279,23 @@ class _Step:
 
             @functools.wraps(func)
             async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                run = step.start(name, step.inputs_of(args, kwargs), kwargs)
                 items: list[Any] = []
                 agen = func(*args, **kwargs)
                 sent: Any = None
                 thrown: BaseException | None = None
                 while True:
-                    token = otel_context.attach(step.context(span))
+                    token = otel_context.attach(step.context(run))
                     try:
                         if thrown is not None:
                             item = await agen.athrow(thrown)
                         else:
                             item = await agen.asend(sent)
                     except StopAsyncIteration:
-                        step.finish(span, items, True)
+                        step.finish(run, items, True)
                         return
                     except BaseException as exc:
-                        step.fail(span, exc, args, kwargs)
+                        step.fail(run, exc, args, kwargs)
                         raise
                     finally:
                         otel_context.detach(token)
@@ -252,7 +305,7 @@ class _Step:
                         sent, thrown = (yield item), None
                     except GeneratorExit:
                         await agen.aclose()
-                        step.finish(span, items, True)
+                        step.finish(run, items, True)
                         raise
                     except BaseException as exc:
                         sent, thrown = None, exc
@@ -263,20 +316,20 @@ class _Step:
 
             @functools.wraps(func)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                run = step.start(name, step.inputs_of(args, kwargs), kwargs)
                 items: list[Any] = []
                 gen = func(*args, **kwargs)
                 sent: Any = None
                 thrown: BaseException | None = None
                 while True:
-                    token = otel_context.attach(step.context(span))
+                    token = otel_context.attach(step.context(run))
                     try:
                         item = gen.throw(thrown) if thrown is not None else gen.send(sent)
                     except StopIteration as stop:
-                        step.finish(span, items, True)
+                        step.finish(run, items, True)
                         return stop.value
                     except BaseException as exc:
-                        step.fail(span, exc, args, kwargs)
+                        step.fail(run, exc, args, kwargs)
                         raise
                     finally:
                         otel_context.detach(token)
@@ -286,7 +339,7 @@ class _Step:
                         sent, thrown = (yield item), None
                     except GeneratorExit:
                         gen.close()
-                        step.finish(span, items, True)
+                        step.finish(run, items, True)
                         raise
                     except BaseException as exc:
                         sent, thrown = None, exc
@@ -297,32 +350,32 @@ class _Step:
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                span = step.start(name, step.inputs_of(args, kwargs), kwargs)
-                token = otel_context.attach(step.context(span))
+                run = step.start(name, step.inputs_of(args, kwargs), kwargs)
+                token = otel_context.attach(step.context(run))
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as exc:
-                    step.fail(span, exc, args, kwargs)
+                    step.fail(run, exc, args, kwargs)
                     raise
                 finally:
                     otel_context.detach(token)
-                step.finish(span, result, True)
+                step.finish(run, result, True)
                 return result
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            span = step.start(name, step.inputs_of(args, kwargs), kwargs)
-            token = otel_context.attach(step.context(span))
+            run = step.start(name, step.inputs_of(args, kwargs), kwargs)
+            token = otel_context.attach(step.context(run))
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                step.fail(span, exc, args, kwargs)
+                step.fail(run, exc, args, kwargs)
                 raise
             finally:
                 otel_context.detach(token)
-            step.finish(span, result, True)
+            step.finish(run, result, True)
             return result
 
         return wrapper  # type: ignore[return-value]
@@ -333,25 +386,25 @@ class _Trace:
 
     def __init__(self, step: _Step) -> None:
         self._step = step
-        self._active: list[tuple[Span, object]] = []
+        self._active: list[tuple[_Run, object]] = []
 
     def __call__(self, func: F) -> F:
         return self._step.decorate(func)
 
     def __enter__(self) -> Span:
         step = self._step
-        span = step.start(step.name or step.span_type.lower(), None, {})
-        token = otel_context.attach(step.context(span))
-        self._active.append((span, token))
-        return span
+        run = step.start(step.name or step.span_type.lower(), None, {})
+        token = otel_context.attach(step.context(run))
+        self._active.append((run, token))
+        return run.span
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        span, token = self._active.pop()
+        run, token = self._active.pop()
         otel_context.detach(token)  # type: ignore[arg-type]
         if exc is not None:
-            self._step.fail(span, exc)
+            self._step.fail(run, exc)
         else:
-            self._step.finish(span, None, False)
+            self._step.finish(run, None, False)
 
     async def __aenter__(self) -> Span:
         return self.__enter__()

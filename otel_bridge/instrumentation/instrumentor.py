@@ -47,7 +47,7 @@ from otel_bridge.redaction import install_log_scrubbing
 from otel_bridge.version import __version__
 
 _INSTRUMENTS = ("litellm >= 1.74",)
-SCOPE_NAME = "otel_bridge.instrumentation.litellm"
+SCOPE_NAME = keys.INSTRUMENTATION_SCOPE
 
 
 _MISSING = object()
@@ -187,6 +187,7 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         runtime.tracer_provider = tracer_provider
         runtime.capture_content = bool(capture)
         runtime.max_content_length = int(max_length)
+        runtime.metrics = metrics
 
         for op in OPERATIONS:
             wrapper = make_wrapper(op, settings)
@@ -264,6 +265,7 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         runtime.tracer_provider = None
         runtime.capture_content = None
         runtime.max_content_length = None
+        runtime.metrics = None
 
 
 def _router_cores() -> list[type]:

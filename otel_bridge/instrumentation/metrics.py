@@ -3,9 +3,12 @@
 ``gen_ai.client.operation.duration`` (every call), ``gen_ai.client.token.usage`` (input and
 output tokens of a call that succeeded and reported them), and for streams
 ``gen_ai.client.operation.time_to_first_chunk`` and ``..time_per_output_chunk`` (one value per
-chunk after the first, recorded when the stream ends: the chunk loop only notes a timestamp).
+chunk after the first, recorded when the stream ends: the chunk loop only notes the interval in
+ns, converted to seconds where the values are recorded).
 Buckets and attributes as semantic-conventions-genai's ``gen-ai-metrics.md`` advises; the
-conventions say failed operations record no token usage.
+conventions say failed operations record no token usage. ``trace`` AGENT and TOOL steps record
+the conventions' own ``gen_ai.invoke_agent.duration`` / ``gen_ai.execute_tool.duration`` instead
+(``gen_ai.client.operation.duration`` is for provider-facing client operations).
 
 Recording a call's three values (duration, input and output tokens) through SDK 1.45 costs
 ~340k instructions on the calling thread, more than the call's span (~200k bare): the SDK
@@ -47,6 +50,11 @@ DURATION_BUCKETS = (
     81.92,
 )
 TOKEN_BUCKETS = tuple(4**n for n in range(14))  # 1, 4, 16, ... 67108864
+AGENT_BUCKETS = tuple(round(0.1 * 2**n, 1) for n in range(13))  # 0.1, 0.2, ... 409.6
+
+# Not in the semconv package yet (semantic-conventions-genai #201, #322).
+INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 
 # Span attributes that are metric attributes too (the conventions' metric_attributes.gen_ai).
 _SHARED = (
@@ -59,12 +67,22 @@ _SHARED = (
 )
 _INPUT = {keys.TOKEN_TYPE: "input"}
 _OUTPUT = {keys.TOKEN_TYPE: "output"}
+# The attributes of the agent and tool durations (no operation name, no provider).
+_AGENT = (keys.AGENT_NAME, keys.REQUEST_MODEL)
+_TOOL = (keys.TOOL_NAME, keys.TOOL_TYPE, keys.AGENT_NAME)
 
 
 class GenAIMetrics:
-    """The four client histograms on one meter."""
+    """The four client histograms, and the agent and tool durations, on one meter."""
 
-    __slots__ = ("duration", "time_per_output_chunk", "time_to_first_chunk", "token_usage")
+    __slots__ = (
+        "duration",
+        "execute_tool_duration",
+        "invoke_agent_duration",
+        "time_per_output_chunk",
+        "time_to_first_chunk",
+        "token_usage",
+    )
 
     def __init__(self, meter: Meter) -> None:
         def histogram(name: str, unit: str, description: str, buckets: Sequence[float]) -> Any:
@@ -99,6 +117,15 @@ class GenAIMetrics:
             "Time per output chunk after the first one.",
             DURATION_BUCKETS,
         )
+        self.invoke_agent_duration = histogram(
+            INVOKE_AGENT_DURATION,
+            "s",
+            "The end-to-end duration of a single agent invocation.",
+            AGENT_BUCKETS,
+        )
+        self.execute_tool_duration = histogram(
+            EXECUTE_TOOL_DURATION, "s", "The duration of a single tool execution.", DURATION_BUCKETS
+        )
 
     def record(
         self,
@@ -107,11 +134,18 @@ class GenAIMetrics:
         duration_s: float,
         error_type: str | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: Sequence[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
         context: Context | None = None,
     ) -> None:
         """Record one finished call: ``start``/``end`` are its span's start and end attributes;
-        ``context`` the one current when it ended (default: the current one), for exemplars."""
+        ``chunk_gaps_ns`` a stream's intervals between chunks, in ns (converted here, so a
+        hand-off carries the list as it is); ``context`` the one current when it ended
+        (default: the current one), for exemplars. An ``invoke_agent`` or ``execute_tool``
+        step records its own duration histogram only."""
+        operation = start.get(keys.OPERATION_NAME)
+        if operation == "invoke_agent" or operation == "execute_tool":
+            self._record_step(operation, start, duration_s, error_type, context)
+            return
         attrs: dict[str, Any] = {}
         for key in _SHARED:
             value = end.get(key)
@@ -125,8 +159,9 @@ class GenAIMetrics:
         if first_chunk_s is not None:
             streamed = {k: v for k, v in attrs.items() if k != keys.ERROR_TYPE}
             self.time_to_first_chunk.record(max(first_chunk_s, 0.0), streamed, context)
-            for gap in chunk_gaps:
-                self.time_per_output_chunk.record(gap, streamed, context)
+            per_chunk = self.time_per_output_chunk.record
+            for gap_ns in chunk_gaps_ns:
+                per_chunk(gap_ns / 1e9, streamed, context)
         if error_type is not None:
             return
         inp = end.get(keys.USAGE_INPUT_TOKENS)
@@ -135,6 +170,21 @@ class GenAIMetrics:
         out = end.get(keys.USAGE_OUTPUT_TOKENS)
         if isinstance(out, int):
             self.token_usage.record(out, {**attrs, **_OUTPUT}, context)
+
+    def _record_step(
+        self,
+        operation: str,
+        start: dict[str, Any],
+        duration_s: float,
+        error_type: str | None,
+        context: Context | None,
+    ) -> None:
+        agent = operation == "invoke_agent"
+        attrs = {key: start[key] for key in (_AGENT if agent else _TOOL) if key in start}
+        if error_type is not None:
+            attrs[keys.ERROR_TYPE] = error_type
+        histogram = self.invoke_agent_duration if agent else self.execute_tool_duration
+        histogram.record(max(duration_s, 0.0), attrs, context)
 
 
 _get_current = otel_context.get_current
@@ -164,14 +214,14 @@ class MetricsHandoff:
         duration_s: float,
         error_type: str | None = None,
         first_chunk_s: float | None = None,
-        chunk_gaps: Sequence[float] = (),
+        chunk_gaps_ns: Sequence[int] = (),
     ) -> None:
         pending = self._pending
         if len(pending) >= self.max_pending:
             self.dropped += 1
             return
         pending.append(
-            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps, _get_current())
+            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps_ns, _get_current())
         )
 
     def drain(self) -> int:

@@ -297,7 +297,8 @@ class StreamState:
             if self.usage is None and self.call.kind != RESPONSES:  # the provider sent none
                 calls = "".join("".join(pieces) for _, _, pieces in self.tools.values())
                 add_estimated_usage(attrs, self.hidden_source, calls)
-            gaps = [gap / 1e9 for gap in self.gaps] if self.gaps else ()
+            # in ns: the recorder converts them (under configure(), on the metrics thread)
+            gaps = self.gaps or ()
             self.call.end_with_attributes(attrs, hidden_params(self.hidden_source), first, gaps)
             return
         if not isinstance(exc, AbandonedStreamError):

@@ -20,15 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from litellm.integrations.custom_logger import CustomLogger
 from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Tracer, TracerProvider
 
 from otel_bridge import attributes as keys
 from otel_bridge.attributes import SCHEMA_URL
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH
 from otel_bridge.instrumentation.errors import record_error
+from otel_bridge.instrumentation.metrics import MetricsRecorder
 from otel_bridge.proxy import lifecycle
+from otel_bridge.proxy import metrics as proxy_metrics
 from otel_bridge.proxy.event import read_event
-from otel_bridge.proxy.spans import emit_span
+from otel_bridge.proxy.spans import emit_span, span_attributes
 from otel_bridge.version import __version__
 
 if TYPE_CHECKING:
@@ -42,13 +45,15 @@ class OtelBridgeHandler(CustomLogger):
 
     ``OtelBridgeHandler()`` configures the bridge from the environment (once per process) and
     removes the LiteLLM instrumentor; ``OtelBridgeHandler(tracer_provider=...)`` only emits spans
-    through the given provider and changes nothing else (embedding, tests).
+    through the given provider (and the GenAI client metrics through ``meter_provider``, None:
+    the global one) and changes nothing else (embedding, tests).
     """
 
     def __init__(
         self,
         tracer_provider: TracerProvider | None = None,
         *,
+        meter_provider: MeterProvider | None = None,
         capture_content: bool | None = None,
         max_content_length: int | None = None,
     ) -> None:
@@ -56,8 +61,11 @@ class OtelBridgeHandler(CustomLogger):
         self.max_content_length = int(max_content_length or DEFAULT_MAX_CONTENT_LENGTH)
         self.capture_content = bool(capture_content)
         self.bridge: Bridge | None = None
+        self.metrics: MetricsRecorder | None = None
         if tracer_provider is None:
             tracer_provider = self._configure(capture_content)
+        else:
+            self.metrics = proxy_metrics.recorder(meter_provider)
         self.tracer: Tracer | None = (
             trace.get_tracer(TRACER_NAME, __version__, tracer_provider, schema_url=SCHEMA_URL)
             if tracer_provider is not None
@@ -76,6 +84,12 @@ class OtelBridgeHandler(CustomLogger):
         lifecycle.without_instrumentor()
         lifecycle.without_server_spans()
         lifecycle.register_flush(bridge, bridge.settings.shutdown_timeout)
+        # the bridge's metrics pipeline when it has one (it is the global MeterProvider then),
+        # else the global one, as for the instrumentor under configure()
+        pipeline = bridge.metrics
+        self.metrics = proxy_metrics.recorder(
+            pipeline.provider if pipeline is not None else None, pipeline
+        )
         return bridge.provider
 
     # -- LiteLLM hooks -----------------------------------------------------------------------
@@ -99,7 +113,11 @@ class OtelBridgeHandler(CustomLogger):
             return
         try:
             event = read_event(kwargs, response_obj, start_time, end_time, failed=failed)
-            if event is not None:
-                emit_span(tracer, event, self.capture_content, self.max_content_length)
+            if event is None:
+                return
+            name, attrs = span_attributes(event, self.capture_content, self.max_content_length)
+            span = emit_span(tracer, event, name, attrs)
+            if self.metrics is not None:  # a sampled-out span still counts
+                proxy_metrics.record(self.metrics, event, span, attrs)
         except Exception:
             record_error("proxy_callback")

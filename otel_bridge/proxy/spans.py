@@ -77,10 +77,10 @@ def span_attributes(
     return md.scrub(request.span_name, event.secrets), attrs
 
 
-def emit_span(tracer: Tracer, event: ProxyEvent, capture: bool, max_length: int) -> trace.Span:
-    """Start and end the event's span, with the callback's own start and end times, under the
-    caller's span when the request carried a ``traceparent``."""
-    name, attrs = span_attributes(event, capture, max_length)
+def emit_span(tracer: Tracer, event: ProxyEvent, name: str, attrs: dict[str, Any]) -> trace.Span:
+    """Start and end the event's span (``name``, ``attrs``: :func:`span_attributes`), with the
+    callback's own start and end times, under the caller's span when the request carried a
+    ``traceparent``."""
     span = tracer.start_span(
         name,
         context=parent_context(event.headers),

@@ -169,3 +169,49 @@ def test_with_a_handoff_the_call_only_queues_its_values():
     assert duration.count == 2
     assert duration.attributes["gen_ai.request.model"] == "gpt-4o-mini"
     assert handoff.drain() == 0
+
+
+class QueueSpy(MetricsHandoff):
+    """The pipeline's handoff, keeping a copy of each stream's chunk intervals as queued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued_gaps: list[list[Any]] = []
+
+    def record(self, *args: Any, **kwargs: Any) -> None:
+        gaps = args[5] if len(args) > 5 else kwargs.get("chunk_gaps_ns", ())
+        self.queued_gaps.append(list(gaps))
+        super().record(*args, **kwargs)
+
+
+def test_a_handed_off_stream_queues_its_chunk_intervals_in_ns(openai_server):
+    spy = QueueSpy()
+    reader = DrainingReader(spy)
+    instrumentor = LiteLLMInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=TracerProvider(),
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        _metrics_handoff=spy,
+    )
+    openai_server.enqueue(Reply(content="one two three four", chunk_delay=0.02))
+    try:
+        chunks = list(
+            litellm.completion(
+                model="openai/gpt-4o-mini",
+                messages=USER,
+                stream=True,
+                **server_kwargs(openai_server),
+            )
+        )
+    finally:
+        instrumentor.uninstrument()
+    [gaps_ns] = spy.queued_gaps
+    # the app's thread queued the raw integers; the drain converts them
+    assert len(gaps_ns) == len(chunks) - 1 >= 3
+    assert all(isinstance(gap, int) and gap > 0 for gap in gaps_ns)
+    [per_chunk] = points(reader, "gen_ai.client.operation.time_per_output_chunk")
+    assert per_chunk.count == len(gaps_ns)
+    assert per_chunk.sum == pytest.approx(sum(gaps_ns) / 1e9)
+    assert per_chunk.min == pytest.approx(min(gaps_ns) / 1e9)
+    assert per_chunk.max == pytest.approx(max(gaps_ns) / 1e9)
+    assert per_chunk.max < 5  # seconds, not ns

@@ -3,6 +3,7 @@ requests to it, the spans checked in an OTLP receiver and in a real MLflow serve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -83,6 +84,9 @@ def setup(
             "OTEL_SERVICE_NAME": service,
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp_receiver_session.grpc_endpoint,
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": otlp_receiver_session.http_base + "/v1/metrics",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
             "MLFLOW_TRACKING_URI": mlflow_server.uri,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
         },
@@ -245,6 +249,53 @@ def test_streaming_through_the_loopback_server(setup, otlp_receiver, openai_serv
     assert root.parent_id is None
     assert trace.info.tags["stream"] == "yes"
     assert "streamed through the proxy" in json.dumps(root.outputs)
+
+
+def test_proxied_calls_record_the_genai_client_metrics(setup, otlp_receiver, openai_server):
+    """The handler's metrics go through the bridge's metrics pipeline of the proxy process
+    (cumulative, exported every 0.5 s: compared with what the series held before the call)."""
+    call = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.response.model": "loop-gpt",  # the proxy answers with the model group's name
+        "server.address": "127.0.0.1",
+        "server.port": openai_server.port,
+    }
+
+    def ours(name: str, **extra: Any) -> Any:
+        wanted = {**call, **extra}
+        return lambda p: (
+            p.name == name
+            and p.scope_name == TRACER_NAME
+            and p.resource.get("service.name") == setup.service
+            and p.attributes == wanted
+        )
+
+    durations = ours("gen_ai.client.operation.duration")
+    inputs = ours("gen_ai.client.token.usage", **{"gen_ai.token.type": "input"})
+    outputs = ours("gen_ai.client.token.usage", **{"gen_ai.token.type": "output"})
+    with contextlib.suppress(AssertionError):  # earlier tests' calls, if any: four exports
+        otlp_receiver.wait_for_histograms(durations, timeout=2.0)
+    before = {
+        "count": sum(p.count for p in otlp_receiver.histograms() if durations(p)),
+        "input": sum(p.sum for p in otlp_receiver.histograms() if inputs(p)),
+        "output": sum(p.sum for p in otlp_receiver.histograms() if outputs(p)),
+    }
+
+    openai_server.enqueue(
+        Reply(content="metered", chunk_delay=0.02, prompt_tokens=13, completion_tokens=3)
+    )
+    assert _streamed_text(_chat(setup, "loop-gpt", stream=True)) == "metered"
+
+    [duration] = otlp_receiver.wait_for_histograms(
+        lambda p: durations(p) and p.count == before["count"] + 1
+    )
+    assert duration.unit == "s" and duration.sum > 0
+    otlp_receiver.wait_for_histograms(lambda p: inputs(p) and p.sum == before["input"] + 13)
+    otlp_receiver.wait_for_histograms(lambda p: outputs(p) and p.sum == before["output"] + 3)
+    [first] = otlp_receiver.wait_for_histograms(ours("gen_ai.client.operation.time_to_first_chunk"))
+    assert first.unit == "s" and 0 < first.sum <= duration.sum
 
 
 def test_without_traceparent_the_call_is_its_own_trace(setup, otlp_receiver):
