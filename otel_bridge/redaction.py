@@ -516,14 +516,15 @@ def install_log_scrubbing() -> None:
         if _installed:
             return
         previous = logging.getLogRecordFactory()
+        # Held by the closure: at interpreter exit this module's globals may already be None
+        # while a library's __del__ still logs (aiohttp's unclosed sessions on Python 3.10).
+        prefix, scrub_bridge_record = BRIDGE_LOGGER, scrub_record
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
             name = record.name
-            if name.startswith(BRIDGE_LOGGER) and (
-                len(name) == len(BRIDGE_LOGGER) or name[len(BRIDGE_LOGGER)] == "."
-            ):
-                scrub_record(record)
+            if name.startswith(prefix) and (len(name) == len(prefix) or name[len(prefix)] == "."):
+                scrub_bridge_record(record)
             return record
 
         logging.setLogRecordFactory(factory)

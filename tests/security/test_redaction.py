@@ -207,6 +207,22 @@ def test_log_records_are_scrubbed(monkeypatch, caplog):
     assert "ValueError: refused *** with ***" in text
 
 
+def test_the_record_factory_survives_interpreter_exit(monkeypatch):
+    """At exit a module's globals may be None already while a library's __del__ still logs
+    (aiohttp's unclosed sessions on Python 3.10): the factory still makes every record."""
+    redaction.install_log_scrubbing()
+    monkeypatch.setattr(redaction, "BRIDGE_LOGGER", None)
+    monkeypatch.setattr(redaction, "scrub_record", None)
+    record = logging.getLogRecordFactory()(
+        "asyncio", logging.ERROR, __file__, 1, "Unclosed client session", (), None
+    )
+    assert record.getMessage() == "Unclosed client session"
+    bridged = logging.getLogRecordFactory()(
+        "otel_bridge.x", logging.ERROR, __file__, 1, "key sk-proj-AbCdEfGhIjKlMnOpQrSt", (), None
+    )
+    assert "sk-proj-AbCdEfGhIjKlMnOpQrSt" not in bridged.getMessage()
+
+
 def test_other_loggers_are_left_alone(caplog):
     caplog.set_level(logging.INFO, logger="otel_bridgework")
     logging.getLogger("otel_bridgework").info("api_key=abcdefgh1234")
