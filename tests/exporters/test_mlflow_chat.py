@@ -7,13 +7,7 @@ import json
 
 import pytest
 
-from otel_bridge.exporters.mlflow.chat import (
-    chat_inputs,
-    chat_outputs,
-    step_text,
-    text_message,
-    with_instructions,
-)
+from otel_bridge.exporters.mlflow.chat import chat_inputs, chat_outputs, with_instructions
 
 truncation = pytest.importorskip("mlflow.tracing.utils.truncation")
 
@@ -134,28 +128,3 @@ def test_the_dialect_adds_an_inner_spans_instructions_and_an_embeddings_total():
         "output_tokens": 0,
         "total_tokens": 55,
     }
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        ('"Will it rain?"', "Will it rain?"),  # a step that returned a string
-        ('{"question": "Will it rain?"}', "Will it rain?"),  # one string argument
-        ('{"request": {"question": "Will it rain?"}}', "Will it rain?"),  # a dict argument
-        ('{"question": "Will it rain?", "city": "Tokyo"}', None),  # several: the JSON
-        ('{"n": 3}', None),
-        ('["a", "b"]', None),
-        ('{"question": "  "}', None),
-        ('"cut …[truncated by otel-bridge', None),  # not JSON
-        (None, None),
-    ],
-)
-def test_a_step_shows_its_one_text(value, text):
-    assert step_text(value) == text
-
-
-def test_mlflow_previews_a_text_message_as_the_text():
-    text = 'Plans for "Saturday"?'
-    assert truncation._get_truncated_preview(text_message("user", text), role="user") == text
-    shown = text_message("assistant", "A walk.")
-    assert truncation._get_truncated_preview(shown, role="assistant") == "A walk."

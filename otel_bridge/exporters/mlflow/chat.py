@@ -49,22 +49,6 @@ def chat_outputs(messages: Any) -> str | None:
     return _dumps(converted)
 
 
-def step_text(value: Any) -> str | None:
-    """The text a person wrote or read in a ``trace`` step's inputs or outputs (JSON text): a
-    string, or the one string value of a dict (through dicts of one entry: ``{"request":
-    {"question": "..."}}``); None for anything else (several arguments, numbers, lists), which
-    MLflow previews as the JSON itself."""
-    loaded = _loaded(value)
-    while isinstance(loaded, dict) and len(loaded) == 1:
-        (loaded,) = loaded.values()
-    return loaded if isinstance(loaded, str) and loaded.strip() else None
-
-
-def text_message(role: str, text: str) -> str:
-    """One chat message as a root's inputs / outputs: MLflow previews its text."""
-    return json.dumps({"messages": [{"role": role, "content": text}]}, ensure_ascii=False)
-
-
 def with_instructions(messages: Any, instructions: Any) -> str | None:
     """``gen_ai.input.messages`` led by the system instructions as a ``system`` message, in the
     conventions' shape (MLflow derives a span's inputs from the messages alone)."""
@@ -75,18 +59,13 @@ def with_instructions(messages: Any, instructions: Any) -> str | None:
 
 
 def _json_list(value: Any) -> list[Any] | None:
-    loaded = _loaded(value)
-    return loaded if isinstance(loaded, list) else None
-
-
-def _loaded(value: Any) -> Any:
-    """The value of JSON text; None when ``value`` is not JSON text."""
     if not isinstance(value, str):
         return None
     try:
-        return json.loads(value)
+        loaded = json.loads(value)
     except ValueError:
         return None
+    return loaded if isinstance(loaded, list) else None
 
 
 def _dumps(messages: list[dict[str, Any]]) -> str | None:

@@ -91,8 +91,6 @@ def to_mlflow(span: ReadableSpan, runs: RunLinks = RUN_LINKS) -> ReadableSpan:
             added[SPAN_INPUTS] = inputs
     if not added and not renamed:
         return span
-    if root:  # a root keeps them: trace_roots may show them as text and keep them whole here
-        renamed = [ours for ours in renamed if ours == keys.SPAN_TYPE]
     kept = {k: v for k, v in attributes.items() if k not in renamed}
     return replace_span(span, attributes={**kept, **added})
 

@@ -8,10 +8,7 @@ last LLM output of a trace are remembered until its root span passes, and writte
 first; memory is bounded, the oldest unfinished traces forgotten first.
 
 The root's inputs/outputs are written in the chat shape MLflow previews as text (:mod:`.chat`):
-an LLM root's own messages, or the lifted ones. A ``trace`` step's root whose inputs (outputs)
-are one text (a single string argument, a dict with one string value) shows that text as a
-user (assistant) message; the whole value stays on the root as ``litellm.span.input/output``.
-Other step inputs stay the JSON they are. A root that failed gets no lifted output: a
+an LLM root's own messages, or the lifted ones. A root that failed gets no lifted output: a
 reply that came before the failure is not the trace's response.
 
 When inner spans disagree on a tag's value (40 workers tagged ``worker:N``), the span that
@@ -36,7 +33,7 @@ from opentelemetry.trace import StatusCode
 from otel_bridge import attributes as keys
 from otel_bridge.exporters.spans import is_root, replace_span
 
-from .chat import chat_inputs, chat_outputs, step_text, text_message
+from .chat import chat_inputs, chat_outputs
 from .dialect import SPAN_INPUTS as MLFLOW_SPAN_INPUTS
 from .dialect import SPAN_OUTPUTS as MLFLOW_SPAN_OUTPUTS
 from .dialect import TRACE_TAG_PREFIX
@@ -134,14 +131,6 @@ class TraceRoots:
                 for k, (_, _, value) in sorted(pending.tags.items())
                 if f"{TRACE_TAG_PREFIX}{k}" not in own
             )
-        for ours, theirs, role in (
-            (keys.SPAN_INPUT, MLFLOW_SPAN_INPUTS, "user"),
-            (keys.SPAN_OUTPUT, MLFLOW_SPAN_OUTPUTS, "assistant"),
-        ):
-            value = own.get(ours)
-            text = step_text(value) if own.get(theirs) == value else None
-            if text is not None:  # a step's own value, not one the app set for MLflow
-                added[theirs] = text_message(role, text)
         if MLFLOW_SPAN_INPUTS not in own:
             if keys.INPUT_MESSAGES in own or keys.SYSTEM_INSTRUCTIONS in own:
                 messages, system = own.get(keys.INPUT_MESSAGES), own.get(keys.SYSTEM_INSTRUCTIONS)
