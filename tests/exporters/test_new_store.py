@@ -45,3 +45,51 @@ def test_processes_making_the_same_new_store_at_once_all_get_it_whole(tmp_path):
 
     found = {e.name for e in MlflowClient(uri).search_experiments()}
     assert found == {"Default", *names}
+
+
+def test_the_bridge_runs_no_migration_in_the_applications_process(tmp_path, monkeypatch):
+    """Alembic keeps a running migration in module globals: the bridge makes its store in a
+    child process, so the app's own MLflow may migrate at the same time on its thread."""
+    import mlflow.store.db.utils as db_utils
+    from mlflow import MlflowClient
+
+    from otel_bridge.exporters.mlflow.new_store import make_new_sqlite_store
+
+    migrations_here = []
+    original = db_utils._upgrade_db
+    monkeypatch.setattr(
+        db_utils, "_upgrade_db", lambda engine: (migrations_here.append(engine), original(engine))
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    make_new_sqlite_store(uri)
+    assert migrations_here == []
+    assert [p.name for p in tmp_path.iterdir()] == ["mlflow.db"]
+    assert [e.name for e in MlflowClient(uri).search_experiments()] == ["Default"]
+    assert migrations_here == []  # a whole store is opened without a migration
+
+
+def test_the_app_making_its_own_store_while_the_bridge_makes_one(tmp_path):
+    """What broke an app that calls mlflow.start_run() as its first spans go out: its own
+    store's migration and the bridge's, at once in one process."""
+    import threading
+
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from otel_bridge.exporters.mlflow.new_store import make_new_sqlite_store
+
+    for attempt in range(3):
+        failures: list[BaseException] = []
+
+        def bridge(attempt: int = attempt, failures: list[BaseException] = failures) -> None:
+            try:
+                make_new_sqlite_store(f"sqlite:///{tmp_path / f'bridge-{attempt}.db'}")
+            except BaseException as error:
+                failures.append(error)
+
+        worker = threading.Thread(target=bridge)
+        worker.start()
+        app_store = SqlAlchemyStore(f"sqlite:///{tmp_path / f'app-{attempt}.db'}", str(tmp_path))
+        worker.join(timeout=300)
+        assert failures == []
+        assert app_store.get_experiment("0").name == "Default"
+        app_store.engine.dispose()
