@@ -144,17 +144,15 @@ def _describe_mlflow(mlflow: MlflowSettings | None, service_name: str | None) ->
 
 
 def run_checks(settings: Settings) -> list[ProbeResult]:
-    from otel_bridge.exporters.probe import PROBE_TIMEOUT
-
     checks = []
     if settings.otlp is not None:
         from otel_bridge.exporters.otlp_check import probe_otlp
 
-        checks.append(probe_otlp(settings.otlp, PROBE_TIMEOUT))
+        checks.append(probe_otlp(settings.otlp))
     if settings.mlflow is not None:
         from otel_bridge.exporters.mlflow.probe import probe_mlflow
 
-        checks.append(probe_mlflow(settings.mlflow, PROBE_TIMEOUT))
+        checks.append(probe_mlflow(settings.mlflow))
     return checks
 
 

@@ -191,7 +191,7 @@ def grpc_retry_delay(error: Any) -> float | None:
     try:
         if raw is not None:
             info = RetryInfo.FromString(raw)
-            return _seconds(info.retry_delay)
+            return float(info.retry_delay.ToNanoseconds()) / 1e9
         status_raw = metadata.get("grpc-status-details-bin")
         if status_raw is not None:
             from google.rpc.status_pb2 import Status
@@ -200,7 +200,7 @@ def grpc_retry_delay(error: Any) -> float | None:
                 if detail.Is(RetryInfo.DESCRIPTOR):
                     info = RetryInfo()
                     detail.Unpack(info)
-                    return _seconds(info.retry_delay)
+                    return float(info.retry_delay.ToNanoseconds()) / 1e9
     except Exception:  # a malformed hint is no hint
         return None
     return None
@@ -239,8 +239,3 @@ def _grpc_credentials(settings: OtlpSettings) -> grpc.ChannelCredentials:
         private_key=read(settings.client_key),
         certificate_chain=read(settings.client_certificate),
     )
-
-
-def _seconds(duration: Any) -> float:
-    """A protobuf ``Duration`` in seconds."""
-    return int(duration.seconds) + int(duration.nanos) / 1e9

@@ -50,9 +50,7 @@ def make_new_sqlite_store(tracking_uri: str) -> None:
             with contextlib.suppress(FileExistsError):  # another process was first: its store
                 os.link(made, path)
         finally:
-            for leftover in (made, made.with_name(made.name + "-journal")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            _remove(made)
     _wait_while_being_made(path, tracking_uri)
 
 
@@ -76,11 +74,15 @@ def _make(made: Path) -> None:
     from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+    _remove(made)  # what a failed child left
+    store = SqlAlchemyStore(f"sqlite:///{made}", DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    store.engine.dispose()
+
+
+def _remove(made: Path) -> None:
     for leftover in (made, made.with_name(made.name + "-journal")):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    store = SqlAlchemyStore(f"sqlite:///{made}", DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
-    store.engine.dispose()
 
 
 def _wait_while_being_made(path: Path, tracking_uri: str) -> None:
