@@ -45,6 +45,7 @@ from otel_bridge.pipeline_content import (
     with_content,
     without_content,
 )
+from otel_bridge.pipeline_processor import PipelineProcessor
 from otel_bridge.redaction import install_log_scrubbing, mask_url
 from otel_bridge.sigterm import hold_across_fork, start_thread
 from otel_bridge.spool import Spool, destination_directory
@@ -120,15 +121,18 @@ class Bridge:
         if provider is None:  # OTEL_SDK_DISABLED
             return
         destinations = build_destinations(settings)
+        bind = None
         if settings.content.any:
             self.content_registry = ContentRegistry()
-            provider.add_span_processor(ContentBinder(self.content_registry))
+            bind = ContentBinder(self.content_registry).on_end
+        receivers: list[Callable[[ReadableSpan], None]] = []
         for name, built, description in destinations:
             stats = DestinationStats(name)
             processor: DestinationProcessor | _ConsoleProcessor
             if isinstance(built, SpanExporter):  # the console: what is captured
                 exporter = CountingExporter(ContentExporter(built), stats)
                 processor = _ConsoleProcessor(exporter, stats, settings.batch)
+                receivers.append(processor.on_end)
             else:
                 payloads, transport, after_fork, connect = built
                 if settings.content.allows(name):
@@ -146,11 +150,20 @@ class Bridge:
                     after_fork=after_fork,
                     connect=connect,
                 )
-            provider.add_span_processor(processor)
+                receivers.append(processor.enqueue)
             self._destinations.append(_Destination(name, processor, stats, description))
             _logger.info("otel-bridge: exporting to %s", description)
-        if settings.mlflow is not None:  # traces started under an MLflow run are linked to it
-            provider.add_span_processor(ActiveRunProcessor())
+        # traces started under an MLflow run are linked to it
+        link_run = ActiveRunProcessor().on_start if settings.mlflow is not None else None
+        provider.add_span_processor(
+            PipelineProcessor(
+                receivers,
+                flush=lambda millis: self.force_flush(millis / 1000),
+                shutdown=self.shutdown,
+                bind=bind,
+                on_start=link_run,
+            )
+        )
 
     @property
     def enabled(self) -> bool:

@@ -104,7 +104,9 @@ class DestinationProcessor(SpanProcessor):
         self._start_threads()
 
     def _init_state(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # enqueue() takes the lock itself: Condition.__enter__ is a Python-level call
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._queue: deque[ReadableSpan] = deque()
         self._slot: Payload | None = None  # handed to the sender, not taken yet
         self._in_flight: Payload | None = None  # being sent now (a live batch)
@@ -149,7 +151,11 @@ class DestinationProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is None or not span.context.trace_flags.sampled:
             return
-        with self._cond:
+        self.enqueue(span)
+
+    def enqueue(self, span: ReadableSpan) -> None:
+        """Queue a sampled span (the bridge's pipeline processor checked it)."""
+        with self._lock:
             if self._closing:
                 self._stats.add_dropped(1, AFTER_SHUTDOWN)
                 return

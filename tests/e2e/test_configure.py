@@ -94,6 +94,58 @@ print(json.dumps({"adopted": bridge.provider is own, "trace_id": trace_id}))
     assert {s.resource["service.name"] for s in spans} == {"apps-own-name"}
 
 
+def test_the_providers_flush_and_shutdown_are_the_bridges(otlp_receiver, tmp_path):
+    """The bridge is one processor on the provider: the app's own provider.force_flush() sends
+    to every destination, and provider.shutdown() shuts the bridge down."""
+    app = (
+        CALL
+        + """
+import otel_bridge
+bridge = otel_bridge.configure()
+trace_id = call()
+flushed = trace.get_tracer_provider().force_flush(60_000)
+after_flush = bridge.stats()
+trace.get_tracer_provider().shutdown()
+trace.get_tracer("app").start_span("after shutdown").end()
+print(json.dumps({"trace_id": trace_id, "flushed": flushed, "after_flush": after_flush,
+                  "after_shutdown": bridge.stats()}))
+"""
+    )
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        OTEL_BRIDGE_SHUTDOWN_TIMEOUT="60",  # the store opens on MLflow's thread
+    )
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["flushed"] is True
+    for name in ("otlp", "mlflow"):
+        assert run.result["after_flush"][name]["exported"] == 2, name
+        dropped = run.result["after_shutdown"][name]["dropped_by_reason"]
+        assert dropped == {"after_shutdown": 1}, name
+    spans = otlp_receiver.wait_for_spans(2, lambda s: s.trace_id == run.result["trace_id"])
+    assert sorted(s.name for s in spans) == ["chat gpt-4o-mini", "handle"]
+
+
+def test_spans_the_apps_sampler_drops_reach_no_destination(otlp_receiver, tmp_path):
+    app = (
+        CALL
+        + """
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+trace.set_tracer_provider(TracerProvider(sampler=ALWAYS_OFF))
+import otel_bridge
+bridge = otel_bridge.configure()
+call()
+bridge.force_flush()
+print(json.dumps({name: s["received"] for name, s in bridge.stats().items()}))
+"""
+    )
+    env = base_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint)
+    run = run_app(app, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result == {"otlp": 0, "mlflow": 0}
+
+
 @pytest.mark.parametrize("spool", ["on", "off"])
 def test_a_dead_otlp_destination_does_not_hold_back_mlflow(spool, tmp_path):
     app = (
