@@ -45,6 +45,9 @@ def take_screenshots(ui: MlflowUi, view: ViewTraces, out: Path) -> list[Path]:
         ui.trace_page(view.experiment_id, view.ids[scenario])
         ui.select_span(span, tab)
         written.append(ui.screenshot(out / f"{file_name}.png"))
+    ui.trace_page(view.experiment_id, view.ids["fan_out"])
+    ui.trace_tags()  # the root's "N tags" popover open
+    written.append(ui.screenshot(out / "fan_out_tags.png"))
     return written
 
 
