@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .polling import wait_for
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Playwright
 
@@ -121,19 +123,22 @@ class MlflowUi:
         page = self.page
         page.goto(f"{self.uri}/#/experiments/{experiment_id}/traces")
         selects = page.get_by_role("checkbox", name=re.compile(r"^Select trace tr-"))
-        # The list may render before every trace was stored: ask again until all are there.
-        deadline = _Deadline(self.deadline_ms)
-        while True:
+        last_row = selects.nth(rows - 1)
+
+        def shown() -> int:
             try:
-                selects.nth(rows - 1).wait_for(timeout=min(15_000, deadline.left_ms()))
-                break
-            except _timeout_error() as error:
-                if deadline.passed():
-                    raise AssertionError(
-                        f"the trace list of experiment {experiment_id} shows "
-                        f"{selects.count()} of {rows} rows"
-                    ) from error
-                page.reload()
+                last_row.wait_for(timeout=15_000)
+            except _timeout_error():
+                page.reload()  # rendered before every trace was stored: ask the server again
+            return selects.count()
+
+        wait_for(
+            f"{rows} rows in the trace list of experiment {experiment_id}",
+            shown,
+            lambda count: count >= rows,
+            timeout=self.deadline_ms / 1000,
+            interval=0,
+        )
         headers = [h.inner_text().strip() for h in page.get_by_role("columnheader").all()]
         listed: dict[str, dict[str, str]] = {}
         for row in page.get_by_role("row").all():
@@ -205,20 +210,6 @@ def _timeout_error() -> type[Exception]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     return PlaywrightTimeout
-
-
-class _Deadline:
-    def __init__(self, ms: float) -> None:
-        import time
-
-        self._time = time.monotonic
-        self._end = self._time() + ms / 1000
-
-    def left_ms(self) -> float:
-        return max(1000.0, (self._end - self._time()) * 1000)
-
-    def passed(self) -> bool:
-        return self._time() >= self._end
 
 
 def _words(locator: Locator) -> str:
