@@ -1,5 +1,5 @@
 """Bridged traces in a live MLflow server and in the embedded store, made once per session
-(the apps: tests/mlflow/bridged.py)."""
+(the apps: tests/mlflow/bridged.py, tests/support/mlflow_view_app.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from mlflow import MlflowClient
 from tests.e2e.apps import base_env
 from tests.mlflow.bridged import Bridged, finish, start_bridged_app
 from tests.support.mlflow_server import MlflowServer
+from tests.support.mlflow_view_app import ViewTraces, write_view_traces
+from tests.support.openai_server import OpenAIServer
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +64,15 @@ def bridged(
         )
         landed[name].wait_until_stored()
     yield landed
+
+
+@pytest.fixture(scope="session")
+def view_on_server(
+    mlflow_server: MlflowServer,
+    openai_server_session: OpenAIServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ViewTraces:
+    """Every kind of trace the MLflow view is about, in the live server: read through MLflow's
+    API (test_view.py) and in its UI (test_ui.py)."""
+    cwd = tmp_path_factory.mktemp("view-server")
+    return write_view_traces(openai_server_session, mlflow_server.uri, cwd, f"view-{cwd.name}")
