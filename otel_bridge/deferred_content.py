@@ -8,6 +8,10 @@ the finished span (:mod:`otel_bridge.pipeline_content`). The destinations that m
 receive content build the attributes in their own worker threads, once per span, scrubbed
 as ever; the others never build them.
 
+An entry may also carry :class:`DeferredAttributes` that are not content (a stream's usage
+counted with LiteLLM's tokenizer): every destination gets those, content or not, and the
+metrics drainer reads the same object, so whichever bridge thread needs them first builds them.
+
 Kept apart from the instrumentation and the exporters so that neither imports the other.
 """
 
@@ -29,10 +33,35 @@ Serialise = Callable[..., str]  # (value, secrets=...) -> JSON text
 MAX_PENDING = 4096
 
 
-class PendingContent:
-    """A span's content attributes, each built on first use by ``build(*args)`` then serialised."""
+class DeferredAttributes:
+    """Attributes built on first use by ``build(*args)``, off the app's thread. The builder is
+    pure: two threads racing (a destination's worker, the metrics drainer) may both build, and
+    either result is kept."""
 
-    __slots__ = ("_attributes", "_serialise", "items", "secrets")
+    __slots__ = ("_args", "_build", "_built")
+
+    def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
+        self._build = build
+        self._args = args
+        self._built: dict[str, Any] | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        built = self._built
+        if built is None:
+            try:
+                built = self._build(*self._args)
+            except Exception:  # the attributes missing, never the span
+                _logger.debug("otel-bridge: could not build deferred attributes", exc_info=True)
+                built = {}
+            self._built = built
+        return built
+
+
+class PendingContent:
+    """A span's content attributes, each built on first use by ``build(*args)`` then serialised,
+    and its deferred attributes that every destination gets (``usage``)."""
+
+    __slots__ = ("_attributes", "_serialise", "items", "secrets", "usage")
 
     def __init__(self, serialise: Serialise) -> None:
         self._serialise = serialise
@@ -42,17 +71,22 @@ class PendingContent:
         # (attribute, build, args): appended to directly on the app's thread (no method call)
         self.items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
         self._attributes: dict[str, str] | None = None
+        self.usage: DeferredAttributes | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.items) or self.usage is not None
+
+    def usage_attributes(self) -> dict[str, Any]:
+        usage = self.usage
+        return usage.attributes() if usage is not None else {}
 
     def attributes(self) -> dict[str, str]:
-        """The attributes, built once (two destinations' workers racing may both build them:
+        """The content attributes, built once (two destinations' workers racing may both build them:
         the builders are pure, and either result is kept)."""
         built = self._attributes
         if built is None:
             built = {}
-            secrets = self._known_secrets()
+            secrets = self._known_secrets() if self.items else ()
             for key, build, args in self.items:
                 try:
                     built[key] = self._serialise(build(*args), secrets=secrets)
