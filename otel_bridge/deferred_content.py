@@ -106,13 +106,14 @@ class PendingContent:
 class ContentRegistry:
     """Span id -> its pending content, between the end of the span and its processors."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("entries",)
 
     def __init__(self) -> None:
-        self._pending: dict[int, PendingContent] = {}
+        # read as it is by the binder, on every span's end: empty most of the time
+        self.entries: dict[int, PendingContent] = {}
 
     def put(self, span_id: int, content: PendingContent) -> None:
-        pending = self._pending
+        pending = self.entries
         pending[span_id] = content
         if len(pending) > MAX_PENDING:
             # another thread may have taken it first
@@ -120,7 +121,7 @@ class ContentRegistry:
                 del pending[next(iter(pending))]
 
     def pop(self, span_id: int) -> PendingContent | None:
-        return self._pending.pop(span_id, None)
+        return self.entries.pop(span_id, None)
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self.entries)

@@ -52,9 +52,13 @@ class ContentBinder(SpanProcessor):
     same object)."""
 
     def __init__(self, registry: ContentRegistry) -> None:
+        self._entries = registry.entries
         self._pop = registry.pop
 
     def on_end(self, span: ReadableSpan) -> None:
+        # nothing waits (content off: all but streams without usage): no lookup on the app's thread
+        if not self._entries:
+            return
         context = span.context
         if context is None:
             return
