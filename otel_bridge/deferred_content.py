@@ -3,10 +3,14 @@
 Under ``otel_bridge.configure()`` the instrumentation does not build the JSON of the messages
 while the app waits: it keeps references (a copy of the message list, the response object, a
 stream's pieces) in a :class:`PendingContent`, files it in the :class:`ContentRegistry` under
-the span's id just before the span ends, and the pipeline's first span processor moves it onto
+the span's id just before the span ends, and the pipeline's span processor moves it onto
 the finished span (:mod:`otel_bridge.pipeline_content`). The destinations that may
 receive content build the attributes in their own worker threads, once per span, scrubbed
 as ever; the others never build them.
+
+An entry may also carry :class:`DeferredAttributes` that are not content (a stream's usage
+counted with LiteLLM's tokenizer): every destination gets those, content or not, and the
+metrics drainer reads the same object, so whichever bridge thread needs them first builds them.
 
 Kept apart from the instrumentation and the exporters so that neither imports the other.
 """
@@ -29,10 +33,35 @@ Serialise = Callable[..., str]  # (value, secrets=...) -> JSON text
 MAX_PENDING = 4096
 
 
-class PendingContent:
-    """A span's content attributes, each built on first use by ``build(*args)`` then serialised."""
+class DeferredAttributes:
+    """Attributes built on first use by ``build(*args)``, off the app's thread. The builder is
+    pure: two threads racing (a destination's worker, the metrics drainer) may both build, and
+    either result is kept."""
 
-    __slots__ = ("_attributes", "_serialise", "items", "secrets")
+    __slots__ = ("_args", "_build", "_built")
+
+    def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
+        self._build = build
+        self._args = args
+        self._built: dict[str, Any] | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        built = self._built
+        if built is None:
+            try:
+                built = self._build(*self._args)
+            except Exception:  # the attributes missing, never the span
+                _logger.debug("otel-bridge: could not build deferred attributes", exc_info=True)
+                built = {}
+            self._built = built
+        return built
+
+
+class PendingContent:
+    """A span's content attributes, each built on first use by ``build(*args)`` then serialised,
+    and its deferred attributes that every destination gets (``usage``)."""
+
+    __slots__ = ("_attributes", "_serialise", "items", "secrets", "usage")
 
     def __init__(self, serialise: Serialise) -> None:
         self._serialise = serialise
@@ -42,17 +71,22 @@ class PendingContent:
         # (attribute, build, args): appended to directly on the app's thread (no method call)
         self.items: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
         self._attributes: dict[str, str] | None = None
+        self.usage: DeferredAttributes | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.items) or self.usage is not None
+
+    def usage_attributes(self) -> dict[str, Any]:
+        usage = self.usage
+        return usage.attributes() if usage is not None else {}
 
     def attributes(self) -> dict[str, str]:
-        """The attributes, built once (two destinations' workers racing may both build them:
+        """The content attributes, built once (two destinations' workers racing may both build them:
         the builders are pure, and either result is kept)."""
         built = self._attributes
         if built is None:
             built = {}
-            secrets = self._known_secrets()
+            secrets = self._known_secrets() if self.items else ()
             for key, build, args in self.items:
                 try:
                     built[key] = self._serialise(build(*args), secrets=secrets)
@@ -72,13 +106,14 @@ class PendingContent:
 class ContentRegistry:
     """Span id -> its pending content, between the end of the span and its processors."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("entries",)
 
     def __init__(self) -> None:
-        self._pending: dict[int, PendingContent] = {}
+        # read as it is by the binder, on every span's end: empty most of the time
+        self.entries: dict[int, PendingContent] = {}
 
     def put(self, span_id: int, content: PendingContent) -> None:
-        pending = self._pending
+        pending = self.entries
         pending[span_id] = content
         if len(pending) > MAX_PENDING:
             # another thread may have taken it first
@@ -86,7 +121,7 @@ class ContentRegistry:
                 del pending[next(iter(pending))]
 
     def pop(self, span_id: int) -> PendingContent | None:
-        return self._pending.pop(span_id, None)
+        return self.entries.pop(span_id, None)
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self.entries)

@@ -115,16 +115,15 @@ class Bridge:
         self._destinations: list[_Destination] = []
         self._is_shut_down = False
         self.shutdown_until = 0.0  # monotonic time by which every shutdown started ends
-        # LiteLLM calls' content, serialised by the destinations that receive content
+        # LiteLLM calls' content, serialised by the destinations that receive content, and the
+        # usage of streams without one, counted by whichever destination needs it first
         self.content_registry: ContentRegistry | None = None
         self.metrics: pipeline_metrics.MetricsPipeline | None = None  # set by configure()
         if provider is None:  # OTEL_SDK_DISABLED
             return
         destinations = build_destinations(settings)
-        bind = None
-        if settings.content.any:
-            self.content_registry = ContentRegistry()
-            bind = ContentBinder(self.content_registry).on_end
+        self.content_registry = ContentRegistry()
+        bind = ContentBinder(self.content_registry).on_end
         receivers: list[Callable[[ReadableSpan], None]] = []
         for name, built, description in destinations:
             stats = DestinationStats(name)
@@ -135,10 +134,8 @@ class Bridge:
                 receivers.append(processor.on_end)
             else:
                 payloads, transport, after_fork, connect = built
-                if settings.content.allows(name):
-                    payloads = _rewritten(payloads, with_content)
-                elif settings.content.any:
-                    payloads = _rewritten(payloads, without_content)
+                rewrite = with_content if settings.content.allows(name) else without_content
+                payloads = _rewritten(payloads, rewrite)
                 processor = DestinationProcessor(
                     name,
                     payloads,

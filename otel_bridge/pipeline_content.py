@@ -1,5 +1,6 @@
 """Message content per destination: removed from spans bound for a destination that must not
-receive it, and built (off the app's thread) for those that may."""
+receive it, and built (off the app's thread) for those that may; the deferred attributes that
+are not content (a stream's estimated usage) built for every destination."""
 
 from __future__ import annotations
 
@@ -16,32 +17,48 @@ _PENDING = "_otel_bridge_pending_content"
 
 
 def without_content(span: ReadableSpan) -> ReadableSpan:
+    """``span`` without content attributes, with its deferred attributes that are not content
+    (built now, in the caller's thread)."""
+    pending: PendingContent | None = getattr(span, _PENDING, None)
+    usage = pending.usage_attributes() if pending is not None else None
     attributes = span.attributes or {}
-    if not any(key in CONTENT_ATTRIBUTES for key in attributes):
+    if any(key in CONTENT_ATTRIBUTES for key in attributes):
+        kept = {k: v for k, v in attributes.items() if k not in CONTENT_ATTRIBUTES}
+    elif usage:
+        kept = dict(attributes)
+    else:
         return span
-    kept = {k: v for k, v in attributes.items() if k not in CONTENT_ATTRIBUTES}
+    if usage:
+        kept.update(usage)
     return replace_span(span, attributes=kept)
 
 
 def with_content(span: ReadableSpan) -> ReadableSpan:
-    """``span`` with its deferred content attributes (built now, in the caller's thread)."""
+    """``span`` with its deferred attributes, content included (built now, in the caller's
+    thread)."""
     pending: PendingContent | None = getattr(span, _PENDING, None)
     if not pending:
         return span
     built = pending.attributes()
-    if not built:
+    usage = pending.usage_attributes()
+    if not built and not usage:
         return span
-    return replace_span(span, attributes={**(span.attributes or {}), **built})
+    return replace_span(span, attributes={**(span.attributes or {}), **built, **usage})
 
 
 class ContentBinder(SpanProcessor):
-    """The pipeline's first processor: moves a span's pending content from the registry onto
-    the finished span, which every destination's processor then receives (the same object)."""
+    """Moves a span's pending content (and deferred usage) from the registry onto the finished
+    span, before any destination receives it (the same object); the pipeline's processor calls
+    it first."""
 
     def __init__(self, registry: ContentRegistry) -> None:
+        self._entries = registry.entries
         self._pop = registry.pop
 
     def on_end(self, span: ReadableSpan) -> None:
+        # nothing waits (content off: all but streams without usage): no lookup on the app's thread
+        if not self._entries:
+            return
         context = span.context
         if context is None:
             return

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from otel_bridge import attributes as keys
-from otel_bridge.deferred_content import ContentRegistry, PendingContent
+from otel_bridge.deferred_content import ContentRegistry, DeferredAttributes, PendingContent
 from otel_bridge.instrumentation.agents import note_provider
 from otel_bridge.instrumentation.content import DEFAULT_MAX_CONTENT_LENGTH, to_json
 from otel_bridge.instrumentation.errors import record_error
@@ -46,7 +46,8 @@ calling itself, a Router calling ``litellm.acompletion``) opens no second span."
 
 class Settings:
     """What the wrappers need, fixed at ``instrument()`` time. With a ``registry`` (the bridge's
-    pipeline) captured content is serialised by the destinations' workers, not by the call."""
+    pipeline) captured content is serialised, and a stream's missing usage counted, by the
+    pipeline's threads, not by the call."""
 
     __slots__ = ("capture", "enabled", "max_length", "metrics", "registry", "serialise", "tracer")
 
@@ -62,7 +63,7 @@ class Settings:
         self.metrics = metrics
         self.capture = capture
         self.max_length = max_length
-        self.registry = registry if capture else None
+        self.registry = registry
         self.serialise = functools.partial(to_json, max_length=max_length)
         self.enabled = True  # False after uninstrument(): a wrapper left in place passes through
 
@@ -81,6 +82,7 @@ class LLMCall:
         "span",
         "start_attrs",
         "start_ns",
+        "usage_estimate",
     )
 
     def __init__(
@@ -108,6 +110,8 @@ class LLMCall:
         # for the credentials to mask in the exception's text.
         self.kwargs = kwargs
         self.attempts: list[dict[str, Any]] | None = None
+        # A stream's usage to count off the app's thread (under the bridge's pipeline).
+        self.usage_estimate: DeferredAttributes | None = None
         # A span that is not recorded (sampled out, SDK disabled) gets no further work.
         self.recording = span.is_recording()
 
@@ -157,7 +161,9 @@ class LLMCall:
                 isinstance(cost, (int, float))
                 and not isinstance(cost, bool)
                 and (cost > 0 or keys.USAGE_INPUT_TOKENS in attrs)
-                and not attrs.get(keys.LITELLM_USAGE_ESTIMATED)  # LiteLLM priced no tokens
+                # LiteLLM priced no tokens when they had to be estimated
+                and not attrs.get(keys.LITELLM_USAGE_ESTIMATED)
+                and self.usage_estimate is None
             ):
                 attrs[keys.LITELLM_RESPONSE_COST] = float(cost)
         if request.litellm_provider is None and self.deployment is None:
@@ -173,6 +179,17 @@ class LLMCall:
             model_id = hidden.get("model_id")
             if isinstance(model_id, str) and model_id:
                 attrs[keys.LITELLM_MODEL_ID] = model_id
+
+    def estimate_usage(self, attrs: dict[str, Any], estimate: DeferredAttributes | None) -> None:
+        """A stream's usage counted with LiteLLM's tokenizer: into ``attrs`` now (the
+        instrumentor alone), or later by the pipeline's threads, for every destination and for
+        the token-usage metric."""
+        if estimate is None:
+            return
+        if self.settings.registry is None:
+            attrs.update(estimate.attributes())
+        else:
+            self.usage_estimate = estimate
 
     def end_with_response(self, response: Any, record_metrics: bool = True) -> None:
         if not self.recording:
@@ -228,7 +245,13 @@ class LLMCall:
         try:
             duration = (time.time_ns() - self.start_ns) / 1e9
             metrics.record(
-                self.start_attrs, attrs, duration, error_type, first_chunk_s, chunk_gaps_ns
+                self.start_attrs,
+                attrs,
+                duration,
+                error_type,
+                first_chunk_s,
+                chunk_gaps_ns,
+                usage=self.usage_estimate,
             )
         except Exception:
             record_error("metrics")
@@ -278,7 +301,16 @@ class LLMCall:
     def _end(self) -> None:
         try:
             pending, registry = self.pending, self.settings.registry
-            if pending is not None and pending.items and registry is not None and self.recording:
+            if self.usage_estimate is not None:
+                if pending is None:
+                    pending = PendingContent(self.settings.serialise)
+                pending.usage = self.usage_estimate
+            if (
+                pending is not None
+                and (pending.items or pending.usage is not None)
+                and registry is not None
+                and self.recording
+            ):
                 pending.secrets = self.secrets  # read off the app's thread, with the content
                 registry.put(self.span.get_span_context().span_id, pending)
             self.span.end()
@@ -298,7 +330,11 @@ def start_call(
     goes on untraced) if that fails."""
     try:
         # where the call's content goes: None to serialise it on the spot
-        pending = PendingContent(settings.serialise) if settings.registry is not None else None
+        pending = (
+            PendingContent(settings.serialise)
+            if settings.capture and settings.registry is not None
+            else None
+        )
         attrs, request = start_attributes(
             op, args, kwargs, settings.capture, settings.max_length, router, pending
         )

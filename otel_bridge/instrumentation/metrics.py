@@ -27,10 +27,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import Meter, NoOpHistogram
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 
 from otel_bridge import attributes as keys
+from otel_bridge.deferred_content import DeferredAttributes
 from otel_bridge.instrumentation.errors import record_error
 
 DURATION_BUCKETS = (
@@ -136,12 +137,14 @@ class GenAIMetrics:
         first_chunk_s: float | None = None,
         chunk_gaps_ns: Sequence[int] = (),
         context: Context | None = None,
+        usage: DeferredAttributes | None = None,
     ) -> None:
         """Record one finished call: ``start``/``end`` are its span's start and end attributes;
         ``chunk_gaps_ns`` a stream's intervals between chunks, in ns (converted here, so a
         hand-off carries the list as it is); ``context`` the one current when it ended
-        (default: the current one), for exemplars. An ``invoke_agent`` or ``execute_tool``
-        step records its own duration histogram only."""
+        (default: the current one), for exemplars; ``usage`` a stream's token counts not made
+        yet (made here, or reused if a destination made them first). An ``invoke_agent`` or
+        ``execute_tool`` step records its own duration histogram only."""
         operation = start.get(keys.OPERATION_NAME)
         if operation == "invoke_agent" or operation == "execute_tool":
             self._record_step(operation, start, duration_s, error_type, context)
@@ -164,6 +167,8 @@ class GenAIMetrics:
                 per_chunk(gap_ns / 1e9, streamed, context)
         if error_type is not None:
             return
+        if usage is not None and _may_record(self.token_usage):
+            end = {**end, **usage.attributes()}
         inp = end.get(keys.USAGE_INPUT_TOKENS)
         if isinstance(inp, int):
             self.token_usage.record(inp, {**attrs, **_INPUT}, context)
@@ -187,14 +192,24 @@ class GenAIMetrics:
         histogram.record(max(duration_s, 0.0), attrs, context)
 
 
+def _may_record(histogram: Any) -> bool:
+    """False for a histogram that drops every value: the API's no-op, or its proxy while no
+    MeterProvider is set (then a stream's deferred count is not made for nothing)."""
+    if isinstance(histogram, NoOpHistogram):
+        return False
+    real = getattr(histogram, "_real_instrument", histogram)  # the API's proxy instrument
+    return real is not None and not isinstance(real, NoOpHistogram)
+
+
 _get_current = otel_context.get_current
 
 
 class MetricsHandoff:
     """A stand-in for :class:`GenAIMetrics` that only queues a call's values (references to its
-    attribute dicts, its timings and the current context: ~1 µs on the app's thread);
-    :meth:`drain`, called by the bridge's metrics pipeline on its own thread, records them
-    through ``metrics``.
+    attribute dicts, its timings, the current context, a stream's usage not counted yet: ~1 µs
+    on the app's thread); :meth:`drain`, called by the bridge's metrics pipeline on its own
+    thread, records them through ``metrics`` (counting that usage, unless a destination's
+    worker did first).
 
     At most ``max_pending`` calls wait (then new ones are counted in ``dropped``): a drainer
     starved for that long must not grow the app's memory."""
@@ -215,13 +230,23 @@ class MetricsHandoff:
         error_type: str | None = None,
         first_chunk_s: float | None = None,
         chunk_gaps_ns: Sequence[int] = (),
+        usage: DeferredAttributes | None = None,
     ) -> None:
         pending = self._pending
         if len(pending) >= self.max_pending:
             self.dropped += 1
             return
         pending.append(
-            (start, end, duration_s, error_type, first_chunk_s, chunk_gaps_ns, _get_current())
+            (
+                start,
+                end,
+                duration_s,
+                error_type,
+                first_chunk_s,
+                chunk_gaps_ns,
+                _get_current(),
+                usage,
+            )
         )
 
     def drain(self) -> int:

@@ -30,7 +30,7 @@ from otel_bridge.instrumentation.response import (
     response_attributes,
     usage_attributes,
 )
-from otel_bridge.instrumentation.stream_usage import add_estimated_usage
+from otel_bridge.instrumentation.stream_usage import usage_estimate
 
 _time_ns = time.time_ns
 _EMPTY: dict[str, Any] = {}
@@ -295,8 +295,7 @@ class StreamState:
             attrs[keys.RESPONSE_TIME_TO_FIRST_CHUNK] = first
         if exc is None:
             if self.usage is None and self.call.kind != RESPONSES:  # the provider sent none
-                calls = "".join("".join(pieces) for _, _, pieces in self.tools.values())
-                add_estimated_usage(attrs, self.hidden_source, calls)
+                self.call.estimate_usage(attrs, usage_estimate(self.hidden_source, self.tools))
             # in ns: the recorder converts them (under configure(), on the metrics thread)
             gaps = self.gaps or ()
             self.call.end_with_attributes(attrs, hidden_params(self.hidden_source), first, gaps)

@@ -1,14 +1,24 @@
 """Deferred content's parts on their own: built once, a failing part alone missing, the
-registry bounded, the binder and the exporter's rewrite."""
+registry bounded, the binder and the exporter's rewrite; deferred usage for every destination."""
 
 from __future__ import annotations
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_bridge.deferred_content import MAX_PENDING, ContentRegistry, PendingContent
-from otel_bridge.pipeline_content import ContentBinder, ContentExporter, with_content
+from otel_bridge.deferred_content import (
+    MAX_PENDING,
+    ContentRegistry,
+    DeferredAttributes,
+    PendingContent,
+)
+from otel_bridge.pipeline_content import (
+    ContentBinder,
+    ContentExporter,
+    with_content,
+    without_content,
+)
 
 
 def test_attributes_are_built_once_and_a_failing_one_is_left_out():
@@ -62,3 +72,49 @@ def test_the_binder_hands_the_content_to_the_exporter_of_that_span_only():
     assert dict(spans["without"].attributes) == {}
     assert len(registry) == 0
     assert with_content(spans["without"]) is spans["without"]
+
+
+def test_deferred_usage_reaches_destinations_with_and_without_content_built_once():
+    registry = ContentRegistry()
+    with_, without = InMemorySpanExporter(), InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(ContentBinder(registry))
+    provider.add_span_processor(SimpleSpanProcessor(ContentExporter(with_)))
+    provider.add_span_processor(SimpleSpanProcessor(_Rewriting(without, without_content)))
+    tracer = provider.get_tracer("test")
+    builds = []
+
+    def count(text):
+        builds.append(text)
+        return {"gen_ai.usage.output_tokens": len(text.split())}
+
+    span = tracer.start_span("stream", attributes={"kept": 1})
+    pending = PendingContent(lambda value, secrets=(): value)
+    pending.usage = DeferredAttributes(count, "three short words")
+    registry.put(span.get_span_context().span_id, pending)
+    span.end()
+
+    expected = {"kept": 1, "gen_ai.usage.output_tokens": 3}
+    assert dict(with_.get_finished_spans()[0].attributes) == expected
+    assert dict(without.get_finished_spans()[0].attributes) == expected
+    assert builds == ["three short words"]
+
+
+def test_a_failing_deferred_builder_leaves_the_span_as_it_was():
+    def broken():
+        raise ValueError("cannot count")
+
+    pending = PendingContent(str)
+    pending.usage = DeferredAttributes(broken)
+    assert pending.usage_attributes() == {}
+    assert pending.usage_attributes() == {}  # not retried
+
+
+class _Rewriting(SpanExporter):
+    """A destination without content: its spans rewritten as the pipeline does."""
+
+    def __init__(self, inner, rewrite):
+        self._inner, self._rewrite = inner, rewrite
+
+    def export(self, spans):
+        return self._inner.export([self._rewrite(span) for span in spans])

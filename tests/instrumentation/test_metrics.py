@@ -115,6 +115,21 @@ def test_a_stream_records_its_chunks(metered, reader, openai_server):
     assert "error.type" not in duration.attributes
 
 
+def test_a_stream_without_usage_records_litellms_estimated_tokens(metered, reader, openai_server):
+    text = "one two three four five"
+    openai_server.enqueue(Reply(content=text))
+    stream = litellm.completion(  # no include_usage: the server sends none
+        model="openai/gpt-4o-mini", messages=USER, stream=True, **server_kwargs(openai_server)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
+    usage = points(reader, "gen_ai.client.token.usage")
+    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in usage}
+    assert tokens == {
+        "input": litellm.token_counter(model="gpt-4o-mini", messages=USER),
+        "output": litellm.token_counter(model="gpt-4o-mini", text=text, count_response_tokens=True),
+    }
+
+
 def test_an_abandoned_stream_is_a_failed_operation(metered, reader, openai_server):
     openai_server.enqueue(Reply(content="one two three four"))
     stream = litellm.completion(
