@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.metrics import MeterProvider, get_meter_provider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -458,6 +459,15 @@ def _tracer_provider(settings: Settings) -> TracerProvider:
     return TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=False)
 
 
+def _apps_meter_provider() -> MeterProvider | None:
+    """The application's own SDK MeterProvider, when it set one before ``configure()`` and the
+    bridge has no metrics pipeline: the GenAI metrics are recorded there. Without either, none
+    are (the API's no-op would still cost every call its histograms' attributes)."""
+    sdk = sys.modules.get("opentelemetry.sdk.metrics")  # never imported for this: start-up time
+    current = get_meter_provider()
+    return current if sdk is not None and isinstance(current, sdk.MeterProvider) else None
+
+
 def _instrument_litellm(
     provider: TracerProvider,
     settings: Settings,
@@ -473,10 +483,12 @@ def _instrument_litellm(
 
             instrumentor = LiteLLMInstrumentor()
             if not instrumentor.is_instrumented_by_opentelemetry:
+                meter_provider = metrics.provider if metrics is not None else _apps_meter_provider()
                 instrumentor.instrument(
                     tracer_provider=provider,
-                    meter_provider=metrics.provider if metrics is not None else None,
+                    meter_provider=meter_provider,
                     _metrics_handoff=metrics.handoff if metrics is not None else None,
+                    _record_metrics=meter_provider is not None,
                     capture_content=settings.content.any,
                     _content_registry=registry,
                 )

@@ -177,10 +177,12 @@ class LiteLLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # metrics pipeline records the histograms from the values a call queues in the handoff
         registry = kwargs.get("_content_registry")
         recorder = GenAIMetrics(meter)
-        metrics: MetricsRecorder = recorder
+        metrics: MetricsRecorder | None = recorder
         handoff: MetricsHandoff | None = kwargs.get("_metrics_handoff")
         if handoff is not None:
             handoff.metrics, metrics = recorder, handoff
+        elif kwargs.get("_record_metrics") is False:  # configure(): no MeterProvider to record to
+            metrics = None
         settings = Settings(tracer, bool(capture), int(max_length), registry, metrics)
         self._settings = settings
         self._patches = []

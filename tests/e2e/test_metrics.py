@@ -140,3 +140,48 @@ def test_a_dead_metrics_backend_costs_the_app_nothing(otlp_receiver, openai_serv
     assert run.result["flushed"] is False  # bounded: the flush gave up after its 5 s
     assert run.result["flush_took"] < 8
     otlp_receiver.wait_for_spans(4)  # traces are a separate pipeline
+
+
+# configure() with no metrics endpoint: the app's own MeterProvider, set before or after.
+OWN_PROVIDER = """
+import json
+import litellm
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+import otel_bridge
+
+reader = InMemoryMetricReader()
+own = MeterProvider(metric_readers=[reader])
+if BEFORE:
+    metrics.set_meter_provider(own)
+bridge = otel_bridge.configure()
+if not BEFORE:
+    metrics.set_meter_provider(own)
+litellm.completion(model="openai/gpt-4o-mini", mock_response="ok",
+                   messages=[{"role": "user", "content": "hi"}])
+data = reader.get_metrics_data()
+names = sorted({m.name for rm in (data.resource_metrics if data else ())
+                for sm in rm.scope_metrics for m in sm.metrics})
+print(json.dumps({"pipeline": bridge.metrics is not None, "names": names}))
+"""
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["set-before", "set-after"])
+def test_without_a_metrics_endpoint_the_apps_own_provider_set_before_gets_them(
+    before, otlp_receiver, tmp_path
+):
+    """No endpoint for metrics: no metrics pipeline. The GenAI metrics are recorded into the
+    MeterProvider the app set before configure(); with none then, none are recorded (the
+    API's no-op would still cost each call its histograms' work)."""
+    env = base_env(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otlp_receiver.http_endpoint,
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    run = run_app(f"BEFORE = {before}\n" + OWN_PROVIDER, tmp_path, env, under_bridge=False)
+    assert run.returncode == 0, run.stderr
+    assert run.result["pipeline"] is False
+    if before:
+        assert DURATION in run.result["names"] and TOKENS in run.result["names"]
+    else:
+        assert run.result["names"] == []
