@@ -378,6 +378,26 @@ def test_a_real_server_error_still_prints_its_traceback(
     assert openai_server.client_disconnects == 0
 
 
+@pytest.mark.parametrize("server", ["otlp_receiver", "openai_server"])
+def test_a_client_hanging_up_prints_nothing_and_a_real_error_its_traceback(
+    server: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A client that gave up on a slow answer (an app's bounded shutdown against a stalled
+    receiver) makes the reply's write fail: not the server's failure, no traceback."""
+    http = request.getfixturevalue(server)._http
+    for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise gone
+        except OSError:
+            http.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr() == ("", "")
+    try:
+        raise RuntimeError("a bug in the loopback server")
+    except RuntimeError:
+        http.handle_error(None, ("127.0.0.1", 1))
+    assert "RuntimeError: a bug in the loopback server" in capsys.readouterr().err
+
+
 def test_litellm_embeddings_return_vectors(openai_server: OpenAIServer) -> None:
     response = litellm.embedding(
         model="openai/text-embedding-3-small",

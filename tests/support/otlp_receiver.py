@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
@@ -46,7 +46,7 @@ from .otlp_decode import (
 from .otlp_faults import Fault, FaultPlan
 from .otlp_metrics import HistogramPoint, histograms_from_request
 from .ports import LOOPBACK
-from .servers import ThreadedHttpServer
+from .servers import QuietHttpServer, ThreadedHttpServer
 
 if TYPE_CHECKING:
     from .tls import ServerTls
@@ -294,10 +294,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return ExportTraceServiceResponse()
 
 
-class _OtlpHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _OtlpHttpServer(QuietHttpServer):
     def __init__(self, address: tuple[str, int], receiver: OtlpReceiver) -> None:
         self.receiver = receiver
         self.context = receiver.tls.ssl_context() if receiver.tls is not None else None

@@ -7,16 +7,33 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from .polling import wait_for
 from .ports import LOOPBACK, free_port
 
 _HttpT = TypeVar("_HttpT", bound="ThreadedHttpServer")
+
+# A client that hung up: closed its connection, reset a kept-alive one, gave up on an answer
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class QuietHttpServer(ThreadingHTTPServer):
+    """A loopback test server's socket side: daemon handler threads, and no traceback for a
+    client that hung up (a client giving up on a slow answer or resetting a kept-alive
+    connection is what some tests do on purpose, not a failure)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], CLIENT_GONE):
+            super().handle_error(request, client_address)
 
 
 class ThreadedHttpServer:
