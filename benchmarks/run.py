@@ -556,7 +556,9 @@ def _add_parts(
                 if (run["mode"], run["content"]) not in again
             ]
             results["instructions"] = kept + fresh
-            results["instructions_versions"] = machine.versions(python)
+            # the counts kept were made with the earlier versions of what this run left out
+            earlier = results.get("instructions_versions") or {}
+            results["instructions_versions"] = {**earlier, **machine.versions(python)}
             results["modes"] += [m for m in counted if m not in results["modes"]]
         elif part == "rounds":  # the timed rounds again (say, on a quieter machine)
             with tempfile.TemporaryDirectory(prefix="otel-bridge-bench-") as tmp:
