@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 
 import litellm
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
@@ -14,7 +16,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 
 from otel_bridge.deferred_content import ContentRegistry
 from otel_bridge.instrumentation import LiteLLMInstrumentor
+from otel_bridge.instrumentation.metrics import MetricsHandoff
 from otel_bridge.pipeline_content import ContentBinder, ContentExporter
+
+from .helpers import DrainingReader
 
 litellm.suppress_debug_info = True
 
@@ -71,3 +76,20 @@ def instrumented(instrument: Callable[..., LiteLLMInstrumentor]) -> LiteLLMInstr
 @pytest.fixture
 def spans(exporter: InMemorySpanExporter) -> Callable[[], list[ReadableSpan]]:
     return lambda: list(exporter.get_finished_spans())
+
+
+# GenAI metrics read from an SDK MeterProvider: recorded during the call (the instrumentor on
+# its own) and queued in a MetricsHandoff, recorded when drained (under configure()).
+@pytest.fixture(params=["direct", "handoff"])
+def handoff(request: pytest.FixtureRequest) -> MetricsHandoff | None:
+    return MetricsHandoff() if request.param == "handoff" else None
+
+
+@pytest.fixture
+def reader(handoff: MetricsHandoff | None) -> InMemoryMetricReader:
+    return DrainingReader(handoff)
+
+
+@pytest.fixture
+def metered(instrument, reader, handoff):
+    instrument(meter_provider=MeterProvider(metric_readers=[reader]), _metrics_handoff=handoff)

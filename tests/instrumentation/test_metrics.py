@@ -21,47 +21,7 @@ from otel_bridge.instrumentation import LiteLLMInstrumentor
 from otel_bridge.instrumentation.metrics import MetricsHandoff
 from tests.support.openai_server import ErrorReply, Reply
 
-from .helpers import USER, server_kwargs
-
-
-class DrainingReader(InMemoryMetricReader):
-    """Records what the calls queued in ``handoff`` before each collection, as the pipeline's
-    reader does."""
-
-    def __init__(self, handoff: MetricsHandoff | None) -> None:
-        super().__init__()
-        self.handoff = handoff
-
-    def collect(self, timeout_millis: float = 10_000) -> None:
-        if self.handoff is not None:
-            self.handoff.drain()
-        super().collect(timeout_millis=timeout_millis)
-
-
-@pytest.fixture(params=["direct", "handoff"])
-def handoff(request: pytest.FixtureRequest) -> MetricsHandoff | None:
-    return MetricsHandoff() if request.param == "handoff" else None
-
-
-@pytest.fixture
-def reader(handoff: MetricsHandoff | None) -> InMemoryMetricReader:
-    return DrainingReader(handoff)
-
-
-@pytest.fixture
-def metered(instrument, reader, handoff):
-    instrument(meter_provider=MeterProvider(metric_readers=[reader]), _metrics_handoff=handoff)
-
-
-def points(reader: InMemoryMetricReader, name: str) -> list[Any]:
-    data = reader.get_metrics_data()
-    found = []
-    for resource_metrics in data.resource_metrics if data else ():
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                if metric.name == name:
-                    found.extend(metric.data.data_points)
-    return found
+from .helpers import USER, DrainingReader, points, server_kwargs
 
 
 def test_a_call_records_its_duration_and_tokens(metered, reader):

@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import litellm
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 
 from otel_bridge.instrumentation import trace
 from otel_bridge.instrumentation.metrics import AGENT_BUCKETS, DURATION_BUCKETS
 
-from .helpers import USER
-from .test_metrics import DrainingReader, handoff, points  # noqa: F401 (fixture)
+from .helpers import USER, points
 
 AGENT_METRIC = "gen_ai.invoke_agent.duration"
 TOOL_METRIC = "gen_ai.execute_tool.duration"
-
-
-@pytest.fixture
-def reader(handoff):  # noqa: F811
-    return DrainingReader(handoff)
-
-
-@pytest.fixture
-def metered(instrument, reader, handoff):  # noqa: F811
-    instrument(meter_provider=MeterProvider(metric_readers=[reader]), _metrics_handoff=handoff)
 
 
 def _seconds(span) -> float:
