@@ -27,7 +27,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
-from opentelemetry.metrics import Meter, NoOpHistogram
+from opentelemetry.metrics import Meter
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 
 from otel_bridge import attributes as keys
@@ -167,7 +167,7 @@ class GenAIMetrics:
                 per_chunk(gap_ns / 1e9, streamed, context)
         if error_type is not None:
             return
-        if usage is not None and _may_record(self.token_usage):
+        if usage is not None:
             end = {**end, **usage.attributes()}
         inp = end.get(keys.USAGE_INPUT_TOKENS)
         if isinstance(inp, int):
@@ -190,15 +190,6 @@ class GenAIMetrics:
             attrs[keys.ERROR_TYPE] = error_type
         histogram = self.invoke_agent_duration if agent else self.execute_tool_duration
         histogram.record(max(duration_s, 0.0), attrs, context)
-
-
-def _may_record(histogram: Any) -> bool:
-    """False for a histogram that drops every value: the API's no-op, or its proxy while no
-    MeterProvider is set (then a stream's deferred count is not made for nothing)."""
-    if isinstance(histogram, NoOpHistogram):
-        return False
-    real = getattr(histogram, "_real_instrument", histogram)  # the API's proxy instrument
-    return real is not None and not isinstance(real, NoOpHistogram)
 
 
 _get_current = otel_context.get_current

@@ -60,6 +60,9 @@ def instrument(
     def _instrument(**kwargs: object) -> LiteLLMInstrumentor:
         kwargs.setdefault("capture_content", True)
         kwargs.setdefault("_content_registry", content_registry)
+        if content_registry is not None and "meter_provider" not in kwargs:
+            # as configure() does: no metrics pipeline and no MeterProvider of the app's
+            kwargs.setdefault("_record_metrics", False)
         instrumentor.instrument(tracer_provider=provider, **kwargs)
         return instrumentor
 
