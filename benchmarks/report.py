@@ -401,6 +401,33 @@ def _versions_if_other(results: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in later.items() if first.get(k) != v)
 
 
+RATIO_COLUMNS = ("plain", "plain_large", "stream_short", "async")
+
+
+def ratio_rows(spreads: dict[tuple[str, bool], dict[str, Spread | None]]) -> list[str]:
+    """One row per (ours, other, content) both timed; a cell is "-" where the other's median
+    added cost is not positive (the machine's noise), never a row left out for it."""
+    rows = []
+    for mode, who in OURS:
+        for other in ("floor", *PEERS):
+            for content in (False, True):
+                theirs = spreads.get((other, content))
+                ours = spreads.get((mode, content))
+                if not ours or not theirs or not _timed(ours) or not _timed(theirs):
+                    continue  # not run, or a mode counted under callgrind only
+                cells = [_x(ratio(ours[c], theirs[c])) for c in RATIO_COLUMNS]
+                rows.append(
+                    f"| {who} | {MODES[other].label} | {'on' if content else 'off'} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+    return rows
+
+
+def _timed(columns: dict[str, Spread | None]) -> bool:
+    return any(columns.get(c) is not None for c in RATIO_COLUMNS)
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
@@ -464,24 +491,7 @@ def render(results: dict[str, Any]) -> str:
         "| otel-bridge | against | content | plain | 32 KiB conv. | stream call | async |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for mode, who in OURS:
-        for other in ("floor", *PEERS):
-            for content in (False, True):
-                theirs = spreads.get((other, content))
-                ours = spreads.get((mode, content))
-                if not theirs or not ours:
-                    continue
-                cells = [
-                    _x(ratio(ours[c], theirs[c]))
-                    for c in ("plain", "plain_large", "stream_short", "async")
-                ]
-                if all(cell == "-" for cell in cells):
-                    continue  # a mode counted under callgrind only
-                lines.append(
-                    f"| {who} | {MODES[other].label} | {'on' if content else 'off'} | "
-                    + " | ".join(cells)
-                    + " |"
-                )
+    lines += ratio_rows(spreads)
     lines.append("")
     for content in (False, True):
         cpu, _ = _overhead_table(results, content, "cpu_us")
