@@ -20,9 +20,14 @@ from otel_bridge.demo import WEATHER_TOOL, ScriptedModel, choose_model, get_weat
 from otel_bridge.demo.scripted import answer_from_tools, find_city
 from tests.e2e.apps import BIN, REPO_ROOT, base_env
 from tests.support.mlflow_traces import wait_for_experiment, wait_for_traces
+from tests.support.mlflow_ui import MlflowUi as BrowsedUi
+from tests.support.mlflow_ui import unavailable as browser_unavailable
 from tests.support.openai_payloads import Reply
 from tests.support.servers import ServerProcess
 
+DEMO_QUESTION = "What's the weather like in Paris today?"
+DEMO_ANSWER = "It's rainy in Paris today, so take an umbrella."
+BROWSER_MISSING = browser_unavailable()
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY")
 
 
@@ -75,8 +80,7 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
     )
     assert "Jaeger" not in run.stdout
     run.line(r"^\[2/4\] the model asked for get_weather\(\{\"location\": \"Paris\"\}\) -> rainy$")
-    answer = "It's rainy in Paris today, so take an umbrella."
-    run.line(rf"^{re.escape(answer)}$")  # streamed
+    run.line(rf"^{re.escape(DEMO_ANSWER)}$")  # streamed
     run.line(r"^mlflow: 5 spans exported, 0 dropped$")
 
     # MLflow, read through its own client from the printed store and experiment.
@@ -86,8 +90,8 @@ def test_demo_traces_one_agent_tree_into_the_embedded_store(tmp_path, otlp_recei
     spans = trace.data.spans
     [root] = [s for s in spans if s.parent_id is None]
     assert root.span_type == "AGENT" and root.name == "invoke_agent WeatherAgent"
-    assert root.inputs == {"question": "What's the weather like in Paris today?"}
-    assert root.outputs == answer
+    assert root.inputs == {"question": DEMO_QUESTION}
+    assert root.outputs == DEMO_ANSWER
     children = [s for s in spans if s is not root]
     assert all(s.parent_id == root.span_id for s in children)  # one tree
     assert sorted((s.span_type, s.name) for s in children) == [
@@ -161,7 +165,7 @@ def test_demo_with_a_real_model_over_http(tmp_path, openai_server):
     ]
 
 
-class MlflowUi(ServerProcess):
+class PrintedMlflowUi(ServerProcess):
     """The `mlflow ui` command a demo printed, run as written (on a free port, not 5000)."""
 
     name = "mlflow ui"
@@ -173,7 +177,7 @@ class MlflowUi(ServerProcess):
         self.argv = words[len(assignments) :]
         self.env = {**env, **dict(a.split("=", 1) for a in assignments)}
 
-    def start(self) -> MlflowUi:
+    def start(self) -> PrintedMlflowUi:
         self._spawn(self.argv, self.env, timeout=180)
         return self
 
@@ -185,17 +189,21 @@ class MlflowUi(ServerProcess):
             return False
 
 
-@pytest.mark.e2e
-def test_the_printed_mlflow_ui_command_serves_the_store_offline_and_quietly(tmp_path):
-    run = run_demo(tmp_path, OTEL_SERVICE_NAME="ui-check")
+def serve_the_demos_store(tmp_path: Path, service: str) -> tuple[DemoRun, PrintedMlflowUi]:
+    """Run the demo, then the `mlflow ui` command it printed, as a user would, offline: no
+    proxy, and an HTTPS_PROXY that goes nowhere would show any attempt to go out."""
+    run = run_demo(tmp_path, OTEL_SERVICE_NAME=service)
     assert run.returncode == 0, run.stdout + run.stderr
     printed = run.line(r"^  MLflow: (.*\bmlflow ui .*)$").group(1)
     assert " mlflow ui " in printed  # this environment's `mlflow` is first on the demo's PATH
-
-    # offline: no proxy, and an HTTPS_PROXY that goes nowhere would show any attempt to go out
     env = {k: v for k, v in base_env().items() if "proxy" not in k.lower()}
     env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    ui = MlflowUi(tmp_path / "ui", printed, env).start()
+    return run, PrintedMlflowUi(tmp_path / "ui", printed, env).start()
+
+
+@pytest.mark.e2e
+def test_the_printed_mlflow_ui_command_serves_the_store_offline_and_quietly(tmp_path):
+    _, ui = serve_the_demos_store(tmp_path, "ui-check")
     try:
         query = urllib.parse.urlencode({"experiment_name": "ui-check"})
         url = f"http://127.0.0.1:{ui.port}/api/2.0/mlflow/experiments/get-by-name?{query}"
@@ -211,6 +219,39 @@ def test_the_printed_mlflow_ui_command_serves_the_store_offline_and_quietly(tmp_
     )
     noise = [line for line in ui.log_text().splitlines() if not quiet.match(line)]
     assert noise == [], ui.log_text()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(BROWSER_MISSING is not None, reason=str(BROWSER_MISSING))
+def test_the_demo_trace_in_the_browser_as_the_printed_path_leads(tmp_path):
+    """Home page → the printed experiment → Traces → the row: what a first-time user clicks,
+    in MLflow's UI served by the printed `mlflow ui` over the embedded store."""
+    run, server = serve_the_demos_store(tmp_path, "otel-bridge-demo")
+    trace_id = run.line(r"^trace id: ([0-9a-f]{32})$").group(1)
+    experiment = run.line(r"then open http://127\.0\.0\.1:5000 → experiment '([^']+)'").group(1)
+    try:
+        with BrowsedUi(f"http://127.0.0.1:{server.port}") as ui:
+            page = ui.page
+            page.goto(ui.uri + "/")
+            page.get_by_role("link", name=experiment, exact=True).click()
+            page.get_by_role("link", name="Traces", exact=True).click()
+            page.get_by_text(DEMO_QUESTION).first.click()
+            ui.opened_trace()
+            header, tree, pane = ui.trace_header(), ui.span_tree(), ui.span_pane()
+    finally:
+        server.stop()
+    assert header.startswith(f"Trace {trace_id[:8]} Success "), header
+    assert [name for name, _ in tree] == [
+        "invoke_agent WeatherAgent",
+        "chat scripted-weather",
+        "execute_tool get_weather",
+        "chat scripted-weather",
+        "embeddings scripted-embedding",
+    ]
+    # duration, then tokens where the span has usage: both chat calls and the embedding
+    tokens = [int(metrics.split()[1]) for _, metrics in tree if len(metrics.split()) > 1]
+    assert len(tokens) == 3 and f" {sum(tokens)} tokens" in header, (tree, header)
+    assert f"Inputs Pretty question {DEMO_QUESTION} Outputs Pretty {DEMO_ANSWER}" in pane, pane
 
 
 def _settings(**env: str):

@@ -156,9 +156,14 @@ class MlflowUi:
         span's header are rendered."""
         page = self.page
         page.goto(f"{self.uri}/#/experiments/{experiment_id}/traces?traceId={trace_id}")
+        return self.opened_trace()
+
+    def opened_trace(self) -> Page:
+        """The trace page just opened (by a URL or a click), once its span tree and the root
+        span's header are rendered."""
         self._header().wait_for()
-        page.get_by_role("tab", name="Inputs / Outputs").wait_for()
-        return page
+        self.page.get_by_role("tab", name="Inputs / Outputs").wait_for()
+        return self.page
 
     def _header(self) -> Locator:
         return self.page.get_by_text(re.compile(r"^Trace$")).locator("xpath=..")
