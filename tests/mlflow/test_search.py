@@ -84,3 +84,16 @@ def test_every_root_carries_its_service_as_a_trace_tag():
     mine = replace_span(own[1], attributes={"mlflow.traceTag.service.name": "chosen-by-app"})
     [kept] = TraceRoots().process([mine])
     assert kept.attributes["mlflow.traceTag.service.name"] == "chosen-by-app"
+
+
+def test_an_estimated_usage_below_the_root_marks_the_trace():
+    """A stream's usage counted by LiteLLM (no provider usage) tags its trace, whatever span
+    is the root; a trace whose usage all came from the provider gets no such tag."""
+    child, root = llm_trace("svc-estimated")
+    estimated = replace_span(
+        child, attributes={**child.attributes, "litellm.usage.estimated": True}
+    )
+    _, marked = TraceRoots().process([to_mlflow(estimated), to_mlflow(root)])
+    assert marked.attributes["mlflow.traceTag.litellm.usage.estimated"] == "true"
+    _, plain = TraceRoots().process([to_mlflow(s) for s in llm_trace("svc-provider")])
+    assert "mlflow.traceTag.litellm.usage.estimated" not in plain.attributes

@@ -146,3 +146,5 @@ def test_a_streams_usage_is_marked_estimated(ui, view_on_server):
     assert f"gen_ai.usage.input_tokens {prompt}" in pane
     assert f"gen_ai.usage.output_tokens {completion}" in pane
     assert "litellm.usage.estimated true" in pane
+    ui.select_span(None, "Inputs / Outputs")
+    assert ui.trace_tags()["litellm.usage.estimated"] == "true"  # the trace is marked too

@@ -140,6 +140,13 @@ def test_a_stream_without_usage_gets_litellms_count_marked_estimated(viewed, mod
     trace = view.client.get_trace(view.ids["stream"])
     [span] = trace.data.spans
     assert span.get_attribute("litellm.usage.estimated") is True
+    # the trace says so too, where the list shows and searches it
+    assert trace.info.tags["litellm.usage.estimated"] == "true"
+    found = view.client.search_traces(
+        locations=[trace.info.experiment_id],
+        filter_string="tag.`litellm.usage.estimated` = 'true'",
+    )
+    assert [t.info.trace_id for t in found] == [view.ids["stream"]]
     prompt, completion = stream_tokens_counted()
     assert view.traces[view.ids["stream"]].info.token_usage == {
         "input_tokens": prompt,

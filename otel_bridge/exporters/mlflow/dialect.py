@@ -109,8 +109,9 @@ def embeddings_usage(attributes: Mapping[str, Any]) -> str | None:
 
 
 def trace_tags(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, str]:
-    """The trace tags a span asks for: ``key:value`` request tags, and for a proxy span its
-    plain tags and the identity the proxy authenticated."""
+    """The trace tags a span asks for: ``key:value`` request tags, for a proxy span its plain
+    tags and the identity the proxy authenticated, and ``litellm.usage.estimated`` when its
+    usage is LiteLLM's count rather than the provider's (the trace's totals include it)."""
     proxied = span.instrumentation_scope is not None and (
         span.instrumentation_scope.name == keys.PROXY_SCOPE
     )
@@ -129,6 +130,8 @@ def trace_tags(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, s
             tags[key] = value.strip()
         elif proxied and key:
             tags.setdefault(key, "")
+    if attributes.get(keys.LITELLM_USAGE_ESTIMATED) is True:
+        tags[keys.LITELLM_USAGE_ESTIMATED] = "true"
     if proxied:
         for name in PROXY_TAG_ATTRIBUTES:
             proxy_value = attributes.get(name)
