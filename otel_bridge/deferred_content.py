@@ -10,7 +10,8 @@ as ever; the others never build them.
 
 An entry may also carry :class:`DeferredAttributes` that are not content (a stream's usage
 counted with LiteLLM's tokenizer): every destination gets those, content or not, and the
-metrics drainer reads the same object, so whichever bridge thread needs them first builds them.
+metrics drainer reads the same object, so whichever bridge thread needs them first builds them,
+once.
 
 Kept apart from the instrumentation and the exporters so that neither imports the other.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,26 +36,32 @@ MAX_PENDING = 4096
 
 
 class DeferredAttributes:
-    """Attributes built on first use by ``build(*args)``, off the app's thread. The builder is
-    pure: two threads racing (a destination's worker, the metrics drainer) may both build, and
-    either result is kept."""
+    """Attributes built once, on first use, by ``build(*args)``, off the app's thread. Threads
+    asking at the same time (each destination's worker, the metrics drainer) wait for the first
+    one's result: on a busy machine they all ask at once, and each build is a tokenizer run."""
 
-    __slots__ = ("_args", "_build", "_built")
+    __slots__ = ("_args", "_build", "_built", "_lock")
 
     def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
         self._build = build
         self._args = args
         self._built: dict[str, Any] | None = None
+        self._lock = threading.Lock()
 
     def attributes(self) -> dict[str, Any]:
         built = self._built
         if built is None:
-            try:
-                built = self._build(*self._args)
-            except Exception:  # the attributes missing, never the span
-                _logger.debug("otel-bridge: could not build deferred attributes", exc_info=True)
-                built = {}
-            self._built = built
+            with self._lock:
+                built = self._built
+                if built is None:
+                    try:
+                        built = self._build(*self._args)
+                    except Exception:  # the attributes missing, never the span
+                        _logger.debug(
+                            "otel-bridge: could not build deferred attributes", exc_info=True
+                        )
+                        built = {}
+                    self._built = built
         return built
 
 

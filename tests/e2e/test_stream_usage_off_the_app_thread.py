@@ -75,7 +75,9 @@ def test_the_estimate_is_counted_off_the_apps_thread_for_every_destination(
     assert result["at_stream_end"] == []  # the app's thread ended the stream without counting
     assert result["counted"], "no pipeline thread counted the stream's tokens"
     assert all(name.startswith("otel-bridge-") for name in result["counted"]), result["counted"]
-    assert len(result["counted"]) <= 4  # the prompt and the text; twice at most, when racing
+    # the prompt and the text, counted once for the three that need them (OTLP, MLflow, the
+    # token metric), however they raced for it (a busy machine made all three count, before)
+    assert len(result["counted"]) == 2 and result["in_all"] == 2, result
 
     prompt = litellm.token_counter(
         model="gpt-4o-mini", messages=[{"role": "user", "content": QUESTION}]

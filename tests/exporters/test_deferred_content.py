@@ -3,6 +3,8 @@ registry bounded, the binder and the exporter's rewrite; deferred usage for ever
 
 from __future__ import annotations
 
+import threading
+
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -118,3 +120,35 @@ class _Rewriting(SpanExporter):
 
     def export(self, spans):
         return self._inner.export([self._rewrite(span) for span in spans])
+
+
+def test_threads_asking_for_deferred_attributes_at_once_get_one_build():
+    """Each destination's worker and the metrics drainer may ask together (a busy machine):
+    the second waits for the first's result instead of running the tokenizer again."""
+    calls = []
+    building, release = threading.Event(), threading.Event()
+
+    def build():
+        calls.append(threading.current_thread().name)
+        building.set()
+        assert release.wait(30)
+        return {"gen_ai.usage.output_tokens": 7}
+
+    usage = DeferredAttributes(build)
+    results = {}
+
+    def ask(name):
+        results[name] = usage.attributes()
+
+    first = threading.Thread(target=ask, args=("first",), name="first")
+    first.start()
+    assert building.wait(30)
+    second = threading.Thread(target=ask, args=("second",), name="second")
+    second.start()
+    second.join(0.5)  # time for it to reach the build it must not run
+    assert second.is_alive()  # waiting for the first's result
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert calls == ["first"]
+    assert results["first"] is results["second"] == {"gen_ai.usage.output_tokens": 7}
