@@ -64,6 +64,7 @@ MODES: dict[str, Mode] = {
 }
 PEERS = tuple(name for name, m in MODES.items() if m.peer and m.default)
 NO_PEERS = tuple(name for name, m in MODES.items() if not m.peer and m.default)
+FLUSH_TIMEOUT_S = 120  # configure()'s flush at a mode's end, once its calls are measured
 
 
 def dropping_provider() -> Any:
@@ -170,9 +171,12 @@ def _pipeline(content: bool, env: dict[str, Any], metrics: bool = False) -> Fini
     bridge = otel_bridge.configure()
 
     def finish() -> dict[str, Any]:
-        bridge.force_flush(timeout=10)
+        # returns once delivered; the bound is for a machine busy with other work, where the
+        # MLflow server took over 10 s to take a batch (a smoke run then saw nothing exported)
+        bridge.force_flush(timeout=FLUSH_TIMEOUT_S)
         stats = bridge.stats()
-        flushed = bridge.metrics.force_flush(10) if bridge.metrics is not None else None
+        metrics = bridge.metrics
+        flushed = metrics.force_flush(FLUSH_TIMEOUT_S) if metrics is not None else None
         bridge.shutdown(timeout=5)
         return {"destinations": stats, "metrics_flushed": flushed}
 
