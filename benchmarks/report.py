@@ -151,8 +151,9 @@ def _instruction_lines(results: dict[str, Any]) -> list[str]:
         "instructions only: immune to other processes and blind to work done in other threads "
         "(LiteLLM's logging pool; the destinations' workers, where configure() builds the "
         "content). "
-        "The per-chunk columns, from 3 long streams, carry some jitter (garbage collection, "
-        "LiteLLM's own work per chunk); see the isolated figure above."
+        "The per-chunk columns move by tens of thousands with the process's memory layout "
+        "(CPython 3.11's type attribute cache, see `benchmarks/README.md`), more than the "
+        "bridge's own work per chunk; see the isolated figure above."
         + (
             f" Not counted: {', '.join(skipped)} (they call `functools.reduce`, the collection "
             "toggle, inside the calls)."
