@@ -354,7 +354,7 @@ def test_get_weather_is_scenario_3():
 
 def test_scripted_model_asks_for_the_tool_then_answers():
     model = ScriptedModel()
-    messages = [{"role": "user", "content": "What's the weather like in Paris today?"}]
+    messages = [{"role": "user", "content": DEMO_QUESTION}]
     reply = model.chat_kwargs(messages, [WEATHER_TOOL])["mock_response"]
     [call] = reply.choices[0].message.tool_calls
     assert call.function.name == "get_weather"

@@ -118,10 +118,13 @@ def test_sigterm_to_the_started_pid_flushes_every_worker(
         assert not [s for s in otlp_receiver.spans() if s.trace_id in traced]
 
         os.kill(proxy.pid, signal.SIGTERM)  # to the pid `litellm` started as, nothing else
-        deadline = time.monotonic() + 60
-        while _alive(proxy.pid):
-            assert time.monotonic() < deadline, f"proxy still running:\n{proxy.log_tail()}"
-            time.sleep(0.2)
+        wait_for(
+            "the proxy to exit after SIGTERM",
+            lambda: _alive(proxy.pid),
+            lambda alive: not alive,
+            timeout=60,
+            describe=lambda _: f"proxy still running:\n{proxy.log_tail()}",
+        )
         # Checked before kill() below, which would end any leftover of the process group. A
         # child's own exit may lag its parent's on a busy machine (a loaded run saw one still
         # running at the parent's end): what must not be is one left running.
